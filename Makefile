@@ -1,0 +1,69 @@
+# sqlite-embed: build, test and demo.
+#
+#   make            build/embed.so (the extension) and the test runner
+#   make test       every test, then again under ASan+UBSan; ends "N passed, N failed"
+#   make demo       build and run a small search in the sqlite3 shell
+#
+# Variables: CC, BUILD (output folder), SANITIZE=1 (ASan+UBSan build),
+# EMBED_DEFAULT_MODEL (the model loaded as 'default' when SQLITE_EMBED_MODEL
+# is unset).
+
+CC       ?= cc
+BUILD    ?= build
+SANITIZE ?= 0
+EMBED_DEFAULT_MODEL ?= $(CURDIR)/models/default.emb
+
+WARN     := -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wundef
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iext \
+            -DEMBED_DEFAULT_MODEL='"$(EMBED_DEFAULT_MODEL)"'
+ifeq ($(SANITIZE),1)
+OPT      := -O1 -g -fno-omit-frame-pointer \
+            -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+OPT      := -O2 -g
+endif
+CFLAGS   := $(WARN) $(OPT) $(CPPFLAGS)
+LDLIBS   := -lm -lpthread
+
+EXT_SRC  := ext/embed.c ext/func.c ext/vector.c ext/kernels.c
+EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
+EXT_HDR  := $(wildcard ext/*.h) include/sqlite-embed.h
+
+UNIT     := $(BUILD)/unit_kernels
+
+.PHONY: all test test-one demo clean
+all: $(BUILD)/embed.so $(BUILD)/slt $(UNIT)
+
+$(BUILD)/obj/%.o: ext/%.c $(EXT_HDR) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/embed.so: $(EXT_OBJ)
+	$(CC) $(OPT) -shared -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+
+$(BUILD)/slt: test/slt.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+
+$(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD)
+	$(CC) $(CFLAGS) test/unit_kernels.c ext/kernels.c -o $@ $(LDLIBS)
+
+$(BUILD) $(BUILD)/obj:
+	mkdir -p $@
+
+# One pass of the suite over the binaries in $(BUILD).
+test-one: all
+	@bash test/run.sh $(BUILD)
+
+# The suite, then the suite again under ASan+UBSan, then one total line.
+test:
+	@rm -f build/test-*.log
+	@$(MAKE) --no-print-directory BUILD=build test-one | tee build/test-plain.log
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 test-one \
+	  | tee build/test-asan.log
+	@bash test/total.sh build/test-plain.log build/test-asan.log
+
+demo: $(BUILD)/embed.so
+	@bash models/demo.sh $(BUILD)
+
+clean:
+	rm -rf build

@@ -1,0 +1,65 @@
+/*
+** embed.c: sqlite3_embed_init(), the extension's entry point.
+**
+**     sqlite> .load build/embed
+**     sqlite> SELECT hamming(bquant('[1,-1,1]'), bquant('[1,1,1]'));   -- 1
+**     sqlite> SELECT cosine(embed('a cat'), embed('a kitten'));
+**
+** HOW IT WORKS
+** Registration only, driven by the table aFunc[] below: every SQL function
+** with its argument count, flags and implementation.  Functions that read
+** nothing but their arguments are DETERMINISTIC and INNOCUOUS, so they may
+** be used in indexes, views and triggers.  Functions that use a model get
+** the connection's EmbConn (conn.h) as user data; each registration holds a
+** reference to it, and the default model is loaded into it here.
+*/
+#include "sqlite3ext.h"
+SQLITE_EXTENSION_INIT1
+
+#include "sqlite-embed.h"
+#include "func.h"
+
+#include <stddef.h>
+
+#ifndef EMBED_DEFAULT_MODEL
+# define EMBED_DEFAULT_MODEL "models/default.emb"
+#endif
+
+#define EMB_PURE (SQLITE_UTF8|SQLITE_DETERMINISTIC|SQLITE_INNOCUOUS)
+
+/* Functions that set a subtype must say so from SQLite 3.45 on. */
+#ifdef SQLITE_RESULT_SUBTYPE
+# define EMB_SUBTYPE SQLITE_RESULT_SUBTYPE
+#else
+# define EMB_SUBTYPE 0
+#endif
+
+/* Flags of aFunc[] entries beyond SQLite's own */
+#define EMB_CONN 0x01      /* user data is the connection's EmbConn */
+
+static const struct {
+  const char *zName;
+  int nArg;
+  int flags;               /* SQLITE_* function flags */
+  int eUser;               /* 0 or EMB_CONN */
+  void (*xFunc)(sqlite3_context*, int, sqlite3_value**);
+} aFunc[] = {
+  { "bquant",       1, EMB_PURE,             0,        embBquantFunc  },
+  { "hamming",      2, EMB_PURE,             0,        embHammingFunc },
+  { "cosine",       2, EMB_PURE,             0,        embCosineFunc  },
+  { "embed_json",   1, EMB_PURE|EMB_SUBTYPE, 0,        embJsonFunc    },
+};
+
+int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
+                       const sqlite3_api_routines *pApi){
+  int rc = SQLITE_OK;
+  size_t i;
+  SQLITE_EXTENSION_INIT2(pApi);
+  (void)pzErrMsg;
+  for(i=0; rc==SQLITE_OK && i<sizeof(aFunc)/sizeof(aFunc[0]); i++){
+    rc = sqlite3_create_function_v2(db, aFunc[i].zName, aFunc[i].nArg,
+                                    aFunc[i].flags, 0, aFunc[i].xFunc,
+                                    0, 0, 0);
+  }
+  return rc;
+}

@@ -1,0 +1,187 @@
+/*
+** kernels.c: bquant, hamming and the dot products behind cosine.
+**
+**     const EmbKernels *k = embKernels();
+**     uint64_t d = k->xHamming(aBits, bBits, nByte);
+**
+** HOW IT WORKS
+** Each kernel body is written once as an always-inline function over
+** unaligned little-endian data (memcpy loads, which compilers turn into
+** plain loads) and instantiated for several instruction sets with
+** __attribute__((target)).  Float sums run in EMB_LANES independent float
+** lanes so the compiler can vectorise them without -ffast-math (no
+** reassociation is needed: each lane is its own running sum), and the lanes
+** are added in double in a fixed order at the end, so every variant returns
+** the same bits.  Hamming distance XORs 64-bit words and counts bits with
+** popcount.  embKernels() asks the CPU once which variant it can run.
+*/
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+# error "sqlite-embed reads float32 vectors as little-endian; port the loads first"
+#endif
+
+#define EMB_LANES 16
+#define EMB_INLINE static inline __attribute__((always_inline))
+
+EMB_INLINE uint64_t hammingBody(const uint8_t *a, const uint8_t *b,
+                                size_t nByte){
+  uint64_t c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+  size_t i = 0;
+  for(; i+32<=nByte; i+=32){
+    uint64_t x[4], y[4];
+    memcpy(x, a+i, 32);
+    memcpy(y, b+i, 32);
+    c0 += (uint64_t)__builtin_popcountll(x[0]^y[0]);
+    c1 += (uint64_t)__builtin_popcountll(x[1]^y[1]);
+    c2 += (uint64_t)__builtin_popcountll(x[2]^y[2]);
+    c3 += (uint64_t)__builtin_popcountll(x[3]^y[3]);
+  }
+  for(; i+8<=nByte; i+=8){
+    uint64_t x, y;
+    memcpy(&x, a+i, 8);
+    memcpy(&y, b+i, 8);
+    c0 += (uint64_t)__builtin_popcountll(x^y);
+  }
+  for(; i<nByte; i++){
+    c1 += (uint64_t)__builtin_popcount((unsigned)(a[i]^b[i]));
+  }
+  return c0 + c1 + c2 + c3;
+}
+
+EMB_INLINE void dot3Body(const uint8_t *a, const uint8_t *b, size_t n,
+                         double *pAB, double *pAA, double *pBB){
+  float ab[EMB_LANES] = {0}, aa[EMB_LANES] = {0}, bb[EMB_LANES] = {0};
+  double sAB = 0.0, sAA = 0.0, sBB = 0.0;
+  size_t i = 0;
+  int j;
+  for(; i+EMB_LANES<=n; i+=EMB_LANES){
+    float x[EMB_LANES], y[EMB_LANES];
+    memcpy(x, a + 4*i, sizeof(x));
+    memcpy(y, b + 4*i, sizeof(y));
+    for(j=0; j<EMB_LANES; j++){
+      ab[j] += x[j]*y[j];
+      aa[j] += x[j]*x[j];
+      bb[j] += y[j]*y[j];
+    }
+  }
+  for(j=0; i<n; i++, j++){
+    float x = embFloatAt(a, i), y = embFloatAt(b, i);
+    ab[j] += x*y;
+    aa[j] += x*x;
+    bb[j] += y*y;
+  }
+  for(j=0; j<EMB_LANES; j++){
+    sAB += ab[j];
+    sAA += aa[j];
+    sBB += bb[j];
+  }
+  *pAB = sAB;
+  *pAA = sAA;
+  *pBB = sBB;
+}
+
+/* The variants.  Each is the same source compiled for another target. */
+static uint64_t hammingPortable(const uint8_t *a, const uint8_t *b, size_t n){
+  return hammingBody(a, b, n);
+}
+static void dot3Portable(const uint8_t *a, const uint8_t *b, size_t n,
+                         double *pAB, double *pAA, double *pBB){
+  dot3Body(a, b, n, pAB, pAA, pBB);
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+# define EMB_X86 1
+__attribute__((target("popcnt,sse4.2")))
+static uint64_t hammingV2(const uint8_t *a, const uint8_t *b, size_t n){
+  return hammingBody(a, b, n);
+}
+__attribute__((target("popcnt,sse4.2")))
+static void dot3V2(const uint8_t *a, const uint8_t *b, size_t n,
+                   double *pAB, double *pAA, double *pBB){
+  dot3Body(a, b, n, pAB, pAA, pBB);
+}
+__attribute__((target("avx2,popcnt")))
+static uint64_t hammingAvx2(const uint8_t *a, const uint8_t *b, size_t n){
+  return hammingBody(a, b, n);
+}
+__attribute__((target("avx2,popcnt")))
+static void dot3Avx2(const uint8_t *a, const uint8_t *b, size_t n,
+                     double *pAB, double *pAA, double *pBB){
+  dot3Body(a, b, n, pAB, pAA, pBB);
+}
+#else
+# define EMB_X86 0
+#endif
+
+static const EmbKernels kPortable = { "portable", hammingPortable, dot3Portable };
+#if EMB_X86
+static const EmbKernels kV2 = { "x86-64-v2", hammingV2, dot3V2 };
+static const EmbKernels kAvx2 = { "avx2", hammingAvx2, dot3Avx2 };
+#endif
+
+/* Variants this CPU runs, best last.  Filled once; a race fills it twice
+** with the same values, which is harmless, so publication is by an atomic
+** store of the count after the array is written. */
+static const EmbKernels *aVariant[4];
+static int nVariant = 0;
+
+static int variantsInit(void){
+  int n = __atomic_load_n(&nVariant, __ATOMIC_ACQUIRE);
+  if( n==0 ){
+    const EmbKernels *a[4];
+    a[n++] = &kPortable;
+#if EMB_X86
+    __builtin_cpu_init();
+    if( __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("sse4.2") ){
+      a[n++] = &kV2;
+      if( __builtin_cpu_supports("avx2") ) a[n++] = &kAvx2;
+    }
+#endif
+    memcpy(aVariant, a, sizeof(a[0])*(size_t)n);
+    __atomic_store_n(&nVariant, n, __ATOMIC_RELEASE);
+  }
+  return n;
+}
+
+const EmbKernels *embKernels(void){
+  int n = variantsInit();
+  return aVariant[n-1];
+}
+
+int embKernelsAll(const EmbKernels *const **paOut){
+  int n = variantsInit();
+  *paOut = aVariant;
+  return n;
+}
+
+void embBquant(const uint8_t *a, size_t n, uint8_t *aOut){
+  size_t i = 0, iByte = 0;
+  for(; i+8<=n; i+=8, iByte++){
+    float x[8];
+    unsigned v = 0;
+    int j;
+    memcpy(x, a + 4*i, sizeof(x));
+    for(j=0; j<8; j++) v |= (unsigned)(x[j]>0.0f) << j;
+    aOut[iByte] = (uint8_t)v;
+  }
+  if( i<n ){
+    unsigned v = 0;
+    int j;
+    for(j=0; i<n; i++, j++) v |= (unsigned)(embFloatAt(a, i)>0.0f) << j;
+    aOut[iByte] = (uint8_t)v;
+  }
+}
+
+int64_t embFindNonFinite(const uint8_t *a, size_t n){
+  size_t i;
+  for(i=0; i<n; i++){
+    uint32_t u;
+    memcpy(&u, a + 4*i, 4);
+    if( (u & 0x7f800000u)==0x7f800000u ) return (int64_t)i;
+  }
+  return -1;
+}

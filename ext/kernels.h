@@ -1,0 +1,57 @@
+/*
+** kernels.h: the numeric inner loops of sqlite-embed, in plain C.
+**
+** Nothing here knows about SQLite.  Vectors are passed as (pointer, count):
+** float vectors as raw bytes holding n float32 values in little-endian order
+** at any alignment (BLOB pointers from SQLite are not aligned), bit vectors
+** as bytes.  Kernels allocate nothing and never fail.
+**
+** Several variants of each kernel are compiled from the same source for
+** different instruction sets; embKernels() picks the best one this CPU runs,
+** once, at load time.  Every variant gives bit-identical answers (the lanes
+** and the order of the final reduction are fixed in the source), which
+** test/unit_kernels.c checks.
+*/
+#ifndef EMB_KERNELS_H
+#define EMB_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct EmbKernels EmbKernels;
+struct EmbKernels {
+  const char *zName;   /* "portable", "x86-64-v2", "avx2" */
+
+  /* Number of bits that differ between a[0..nByte) and b[0..nByte). */
+  uint64_t (*xHamming)(const uint8_t *a, const uint8_t *b, size_t nByte);
+
+  /* The three dot products a.b, a.a and b.b of two float32 vectors of n
+  ** elements, summed in float lanes and reduced in double. */
+  void (*xDot3)(const uint8_t *a, const uint8_t *b, size_t n, double *pAB,
+                double *pAA, double *pBB);
+};
+
+/* The best variant for this CPU.  Thread-safe; the choice is made once. */
+const EmbKernels *embKernels(void);
+
+/* Every variant this CPU can run, portable first.  Returns the count and
+** sets *paOut to a static array of pointers.  For tests and benchmarks. */
+int embKernelsAll(const EmbKernels *const **paOut);
+
+/* Binary quantisation: bit i of aOut (byte i/8, bit position i%8, least
+** significant first) is set where element i of the float32 vector a is > 0.
+** aOut has (n+7)/8 bytes; padding bits of the last byte are zero. */
+void embBquant(const uint8_t *a, size_t n, uint8_t *aOut);
+
+/* Index of the first NaN or infinite element of the float32 vector a of n
+** elements, or -1 when all are finite. */
+int64_t embFindNonFinite(const uint8_t *a, size_t n);
+
+/* Read element i of a float32 little-endian vector at any alignment. */
+static inline float embFloatAt(const uint8_t *a, size_t i){
+  float x;
+  __builtin_memcpy(&x, a + 4*i, 4);
+  return x;
+}
+
+#endif /* EMB_KERNELS_H */

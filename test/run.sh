@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# One pass of the test suite over the binaries in BUILD (default: build):
+# the C unit tests, then every test/*.test file through the sqllogictest
+# runner with the extension loaded.  Prints each program's output and ends
+# with "suite BUILD: N passed, N failed, N skipped"; exits 1 on any failure.
+#
+# Environment the .test files may use (require-env skips a file without it):
+#   SHARED     ../shared, the project's shared test data, when present
+#   EMBED_EXT  the extension under test, for files that load it themselves
+#   VEC0_PATH  sqlite-vec's vec0.so from npm, when npm could be reached
+set -u
+BUILD=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root" || exit 2
+
+if [ -d "$root/../shared" ]; then
+  export SHARED=$(cd "$root/../shared" && pwd)
+else
+  echo "note: ../shared is absent; tests that need its data are skipped"
+fi
+export EMBED_EXT=$root/$BUILD/embed
+vec0=$(bash test/fetch-vec0.sh) && export VEC0_PATH=$vec0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/test/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+passed=0 failed=0 skipped=0
+# Run one test program; add up the last "N passed, N failed[, N skipped]"
+# line it prints.  A program that crashes or prints no such line counts as
+# one failure.
+run() {
+  local out rc line p f s
+  out=$("$@" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "FAIL: '$*' exited $rc without a summary line"
+    failed=$((failed+1)); return
+  fi
+  p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+  s=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+  passed=$((passed+p)); failed=$((failed+f)); skipped=$((skipped+${s:-0}))
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "FAIL: '$*' exited $rc"; failed=$((failed+1))
+  fi
+}
+
+echo "== $BUILD: unit tests"
+for t in "$BUILD"/unit_*; do
+  [ -x "$t" ] && run "$t"
+done
+echo "== $BUILD: sqllogictest files"
+run "$BUILD/slt" -e "$BUILD/embed.so" test/*.test
+# Files in test/noload load the extension themselves (to see what it adds).
+run "$BUILD/slt" test/noload/*.test
+
+echo "suite $BUILD: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
