@@ -56,7 +56,7 @@ test-one: all
 
 # The suite, then the suite again under ASan+UBSan, then one total line.
 test:
-	@rm -f build/test-*.log
+	@mkdir -p build && rm -f build/test-*.log
 	@$(MAKE) --no-print-directory BUILD=build test-one | tee build/test-plain.log
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 test-one \
 	  | tee build/test-asan.log
