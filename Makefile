@@ -26,20 +26,46 @@ endif
 CFLAGS   := $(WARN) $(OPT) $(CPPFLAGS)
 LDLIBS   := -lm -lpthread
 
-EXT_SRC  := ext/embed.c ext/func.c ext/vector.c ext/kernels.c
+EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c \
+            ext/conn.c ext/vector.c ext/kernels.c ext/model.c \
+            ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
+            ext/tokenizer/word.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h) include/sqlite-embed.h
 
-UNIT     := $(BUILD)/unit_kernels
+UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode
+
+CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
+               ext/convert/writer.c ext/model.c ext/safetensors.c
+CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
+
+# Models the tests make from the project's own fixtures, and broken copies.
+TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
+               $(BUILD)/test/notmodel.emb
 
 .PHONY: all test test-one demo clean
-all: $(BUILD)/embed.so $(BUILD)/slt $(UNIT)
+all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(UNIT) $(TEST_MODELS)
 
-$(BUILD)/obj/%.o: ext/%.c $(EXT_HDR) | $(BUILD)/obj
+$(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
+	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(BUILD)/embed.so: $(EXT_OBJ)
 	$(CC) $(OPT) -shared -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+
+$(BUILD)/embed-convert: $(CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(CONVERT_SRC) -o $@ $(LDLIBS) -lcjson
+
+$(BUILD)/test/mini.emb: test/fixtures/mini_wink.json $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert glove-wink $< -o $@ --no-weight 2>/dev/null
+
+$(BUILD)/test/truncated.emb: $(BUILD)/test/mini.emb
+	head -c 1000 $< > $@
+
+$(BUILD)/test/notmodel.emb: test/fixtures/mini_wink.json
+	@mkdir -p $(dir $@)
+	cp $< $@
 
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
@@ -47,7 +73,15 @@ $(BUILD)/slt: test/slt.c | $(BUILD)
 $(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD)
 	$(CC) $(CFLAGS) test/unit_kernels.c ext/kernels.c -o $@ $(LDLIBS)
 
-$(BUILD) $(BUILD)/obj:
+$(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_model.c ext/model.c \
+	  ext/safetensors.c -o $@ $(LDLIBS)
+
+$(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \
+	  ext/model.c ext/safetensors.c -o $@ $(LDLIBS)
+
+$(BUILD):
 	mkdir -p $@
 
 # One pass of the suite over the binaries in $(BUILD).

@@ -17,7 +17,10 @@
 SQLITE_EXTENSION_INIT1
 
 #include "sqlite-embed.h"
+#include "conn.h"
 #include "func.h"
+#include "func_embed.h"
+#include "models_vtab.h"
 
 #include <stddef.h>
 
@@ -48,18 +51,39 @@ static const struct {
   { "hamming",      2, EMB_PURE,             0,        embHammingFunc },
   { "cosine",       2, EMB_PURE,             0,        embCosineFunc  },
   { "embed_json",   1, EMB_PURE|EMB_SUBTYPE, 0,        embJsonFunc    },
+  /* The model functions are deterministic for a given set of loaded
+  ** models; replacing a model with embed_load() is the caller's choice. */
+  { "embed",        1, EMB_PURE,             EMB_CONN, embEmbedFunc   },
+  { "embed",        2, EMB_PURE,             EMB_CONN, embEmbedFunc   },
+  { "embed",        3, EMB_PURE,             EMB_CONN, embEmbedFunc   },
+  { "embed_tokens", 1, EMB_PURE|EMB_SUBTYPE, EMB_CONN, embTokensFunc  },
+  { "embed_tokens", 2, EMB_PURE|EMB_SUBTYPE, EMB_CONN, embTokensFunc  },
+  { "embed_load",   2, SQLITE_UTF8|SQLITE_DIRECTONLY, EMB_CONN, embLoadFunc },
 };
 
 int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
                        const sqlite3_api_routines *pApi){
   int rc = SQLITE_OK;
   size_t i;
+  EmbConn *pConn;
   SQLITE_EXTENSION_INIT2(pApi);
   (void)pzErrMsg;
+  pConn = embConnNew();
+  if( pConn==0 ) return SQLITE_NOMEM;
+  embConnLoadDefault(pConn, EMBED_DEFAULT_MODEL);
   for(i=0; rc==SQLITE_OK && i<sizeof(aFunc)/sizeof(aFunc[0]); i++){
+    void *pUser = 0;
+    void (*xDestroy)(void*) = 0;
+    if( aFunc[i].eUser==EMB_CONN ){
+      embConnRef(pConn);
+      pUser = pConn;
+      xDestroy = embConnUnref;
+    }
     rc = sqlite3_create_function_v2(db, aFunc[i].zName, aFunc[i].nArg,
-                                    aFunc[i].flags, 0, aFunc[i].xFunc,
-                                    0, 0, 0);
+                                    aFunc[i].flags, pUser, aFunc[i].xFunc,
+                                    0, 0, xDestroy);
   }
+  if( rc==SQLITE_OK ) rc = embModelsVtabRegister(db, pConn);
+  embConnUnref(pConn);   /* the registrations hold their own references */
   return rc;
 }

@@ -19,6 +19,7 @@ else
   echo "note: ../shared is absent; tests that need its data are skipped"
 fi
 export EMBED_EXT=$root/$BUILD/embed
+export EMBED_TEST_DIR=$root/$BUILD/test
 vec0=$(bash test/fetch-vec0.sh) && export VEC0_PATH=$vec0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/test/lsan.supp:print_suppressions=0}
@@ -54,6 +55,13 @@ echo "== $BUILD: sqllogictest files"
 run "$BUILD/slt" -e "$BUILD/embed.so" test/*.test
 # Files in test/noload load the extension themselves (to see what it adds).
 run "$BUILD/slt" test/noload/*.test
+# The default model comes from SQLITE_EMBED_MODEL at load time.
+SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/mini.emb \
+  run "$BUILD/slt" -e "$BUILD/embed.so" test/env/default_model.test
+SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/missing.emb \
+  run "$BUILD/slt" -e "$BUILD/embed.so" test/env/missing_model.test
+SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/truncated.emb \
+  run "$BUILD/slt" -e "$BUILD/embed.so" test/env/broken_model.test
 
 echo "suite $BUILD: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

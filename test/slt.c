@@ -44,7 +44,8 @@
 **   halt                   stop reading this file
 **   require-env VAR        skip the rest of the file if VAR is unset/empty
 **   load PATH              load an extension into this file's connection
-**   In SQL and load paths ${VAR} becomes the environment variable's value
+**   In SQL, load paths and expected error text ${VAR} becomes the
+**   environment variable's value
 **   (empty if unset); $VAR without braces stays, for SQL parameters.
 **
 ** RENDERING: NULL -> "NULL", BLOB -> lowercase hex, empty BLOB or text ->
@@ -501,7 +502,7 @@ static void sltDoStatement(SltFile *p, const SltRecord *pRec,
                            char **azTok, int nTok){
   int bWantError;
   const char *zWant = "";
-  char *zSql, *zRun, *zErr = 0;
+  char *zSql, *zRun, *zWantRun, *zErr = 0;
   int rc, nStmt, iLine = pRec->iLine;
 
   if( nTok==2 && strcmp(azTok[1], "ok")==0 ){
@@ -515,6 +516,8 @@ static void sltDoStatement(SltFile *p, const SltRecord *pRec,
   }
   zSql = sltJoinLines(p, pRec->iBody, pRec->iEnd);
   zRun = sltExpandEnv(zSql);
+  zWantRun = sltExpandEnv(zWant ? zWant : "");
+  zWant = zWantRun;
   rc = sltExec(p->db, zRun, &nStmt, &zErr);
   if( rc==SQLITE_OK && nStmt==0 ){
     sltFail(p, iLine, 0, 0, 0, "statement has no SQL");
@@ -533,6 +536,7 @@ static void sltDoStatement(SltFile *p, const SltRecord *pRec,
   }
   free(zErr);
   free(zRun);
+  free(zWantRun);
   free(zSql);
 }
 

@@ -1,0 +1,96 @@
+/*
+** conn.c: per-connection state: named models and scratch space.
+**
+** HOW IT WORKS
+** A linked list of (name, model reference) pairs; connections hold a few
+** models at most, so a list is the simplest structure that serves.  The
+** object lives as long as any function or module registered with it; the
+** last sqlite3_create_*_v2() destructor frees it and drops its references.
+*/
+#include "conn.h"
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+EmbConn *embConnNew(void){
+  EmbConn *p = sqlite3_malloc64(sizeof(*p));
+  if( p ){
+    memset(p, 0, sizeof(*p));
+    p->nRef = 1;
+    embTokensInit(&p->tokens);
+  }
+  return p;
+}
+
+void embConnRef(EmbConn *p){
+  p->nRef++;
+}
+
+void embConnUnref(void *pArg){
+  EmbConn *p = (EmbConn*)pArg;
+  if( p==0 || --p->nRef>0 ) return;
+  while( p->pList ){
+    EmbConnModel *pEntry = p->pList;
+    p->pList = pEntry->pNext;
+    embModelRelease(pEntry->pModel);
+    sqlite3_free(pEntry->zName);
+    sqlite3_free(pEntry);
+  }
+  sqlite3_free(p->zDefaultErr);
+  embTokensFree(&p->tokens);
+  sqlite3_free(p);
+}
+
+EmbModel *embConnFind(EmbConn *p, const char *zName){
+  EmbConnModel *pEntry;
+  for(pEntry=p->pList; pEntry; pEntry=pEntry->pNext){
+    if( strcmp(pEntry->zName, zName)==0 ) return pEntry->pModel;
+  }
+  return 0;
+}
+
+int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel){
+  EmbConnModel *pEntry;
+  for(pEntry=p->pList; pEntry; pEntry=pEntry->pNext){
+    if( strcmp(pEntry->zName, zName)==0 ){
+      embModelRelease(pEntry->pModel);
+      pEntry->pModel = pModel;
+      return SQLITE_OK;
+    }
+  }
+  pEntry = sqlite3_malloc64(sizeof(*pEntry));
+  if( pEntry ) pEntry->zName = sqlite3_mprintf("%s", zName);
+  if( pEntry==0 || pEntry->zName==0 ){
+    sqlite3_free(pEntry);
+    embModelRelease(pModel);
+    return SQLITE_NOMEM;
+  }
+  pEntry->pModel = pModel;
+  pEntry->pNext = p->pList;
+  p->pList = pEntry;
+  return SQLITE_OK;
+}
+
+void embConnLoadDefault(EmbConn *p, const char *zDefaultPath){
+  const char *zEnv = getenv("SQLITE_EMBED_MODEL");
+  const char *zPath = (zEnv && zEnv[0]) ? zEnv : zDefaultPath;
+  EmbModel *pModel = 0;
+  char *zErr = 0;
+  if( zPath==0 || zPath[0]==0 ) return;
+  if( embModelAcquire(zPath, &pModel, &zErr) ){
+    /* Say what went wrong and every way to provide a model. */
+    p->zDefaultErr = sqlite3_mprintf(
+        "no default model: %s (%s; set SQLITE_EMBED_MODEL to a model file "
+        "before loading the extension, run 'make model' to build '%s', or "
+        "call embed_load('default', 'PATH.emb'))",
+        zErr ? zErr : "out of memory",
+        zPath==zEnv ? "from SQLITE_EMBED_MODEL" : "the built-in default path",
+        zDefaultPath);
+    sqlite3_free(zErr);
+    return;
+  }
+  if( embConnSet(p, "default", pModel)!=SQLITE_OK ){
+    p->zDefaultErr = sqlite3_mprintf("no default model: out of memory");
+  }
+}

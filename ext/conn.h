@@ -1,0 +1,53 @@
+/*
+** conn.h: what the extension keeps per database connection.
+**
+** Each connection that loads the extension gets one EmbConn, shared by all
+** of its functions and modules as their user data: the models registered
+** in this connection by name (each holding a reference to the process-wide
+** mapping), why the default model is missing when it is, and reusable
+** scratch space.  A connection is used by one thread at a time, so none of
+** this needs a lock.
+*/
+#ifndef EMB_CONN_H
+#define EMB_CONN_H
+
+#include "sqlite3ext.h"
+#include "model.h"
+#include "tokenizer.h"
+
+typedef struct EmbConnModel EmbConnModel;
+struct EmbConnModel {
+  char *zName;
+  EmbModel *pModel;          /* a reference owned by this entry */
+  EmbConnModel *pNext;
+};
+
+typedef struct EmbConn EmbConn;
+struct EmbConn {
+  int nRef;                  /* registrations holding this object */
+  EmbConnModel *pList;       /* named models, most recently added first */
+  char *zDefaultErr;         /* why 'default' could not be loaded, or NULL */
+  EmbTokens tokens;          /* scratch token buffer, reused */
+};
+
+/* A new EmbConn with one reference, or NULL when out of memory. */
+EmbConn *embConnNew(void);
+
+/* Reference counting; the destructor passed to sqlite3_create_*_v2(). */
+void embConnRef(EmbConn *p);
+void embConnUnref(void *p);
+
+/* The model registered as zName, or NULL.  No reference is added. */
+EmbModel *embConnFind(EmbConn *p, const char *zName);
+
+/* Register pModel as zName, replacing any model of that name.  Takes over
+** the caller's reference to pModel (released here on failure).  Returns
+** SQLITE_OK or SQLITE_NOMEM. */
+int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel);
+
+/* Load the default model: $SQLITE_EMBED_MODEL, else zDefaultPath.  On
+** failure records the reason, with how to provide a model, in
+** p->zDefaultErr; the extension still loads. */
+void embConnLoadDefault(EmbConn *p, const char *zDefaultPath);
+
+#endif /* EMB_CONN_H */

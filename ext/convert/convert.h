@@ -1,0 +1,63 @@
+/*
+** convert.h: what the parts of embed-convert share -- the progress
+** callback and the entry point of each subcommand.
+**
+** Each subcommand's function does the work and returns 0, or non-zero with
+** *pzErr set to a message from embMprintf() (the caller frees it with
+** embFree()), or to NULL when out of memory.  main.c parses the command
+** line, prints, and maps failures to exit codes.
+*/
+#ifndef EMB_CONVERT_H
+#define EMB_CONVERT_H
+
+#include <stdint.h>
+
+/*
+** Progress of long work: called with iDone from 0 up to nTotal, not
+** necessarily for every step, and always once with iDone==nTotal when the
+** stage zStage ("reading vectors", ...) is complete.
+*/
+typedef void (*EmbProgressFn)(void *pArg, const char *zStage,
+                              uint64_t iDone, uint64_t nTotal);
+
+/* Options of "embed-convert glove-wink" */
+typedef struct EmbGloveOptions EmbGloveOptions;
+struct EmbGloveOptions {
+  int bWeight;          /* bake SIF weights into the rows */
+  double sifA;          /* the a of a/(a + p(w)) */
+  int nPc;              /* common components to remove (0: none) */
+  int nPcWords;         /* how many of the most frequent words define them */
+};
+
+/* Defaults chosen on STS-B dev (see glove.c) */
+#define EMB_GLOVE_SIF_A      1e-4
+#define EMB_GLOVE_PC         1
+#define EMB_GLOVE_PC_WORDS   0   /* 0: every word */
+
+/* What a conversion did, for the summary line */
+typedef struct EmbConvertStats EmbConvertStats;
+struct EmbConvertStats {
+  int64_t nVocab;       /* tokens written */
+  int nDims;            /* row length */
+  uint64_t nByte;       /* size of the file written */
+  double pcShare;       /* fraction of the rows' energy in the removed PCs */
+};
+
+/*
+** Convert the wink-embeddings JSON file zIn to the model file zOut.  xProg
+** (may be NULL) gets progress reports with pProgArg.  Fills *pStats on
+** success.  Errors name zIn and what is wrong with it ("'x.json': vectors:
+** 'cat' has 99 numbers, expected 102 (dimensions 100 + norm + index)").
+*/
+int embGloveWink(const char *zIn, const char *zOut,
+                 const EmbGloveOptions *pOpt, EmbProgressFn xProg,
+                 void *pProgArg, EmbConvertStats *pStats, char **pzErr);
+
+/*
+** Open zPath with the loader (embModelAcquire(), so it is checked exactly
+** as the extension checks it) and print what it holds to stdout.  Errors
+** are the loader's messages.
+*/
+int embInfo(const char *zPath, char **pzErr);
+
+#endif /* EMB_CONVERT_H */

@@ -1,0 +1,217 @@
+/*
+** func_embed.c: the SQL functions that use a model: embed(),
+** embed_tokens() and embed_load().  Argument checking and glue only.
+**
+**     SELECT embed('the cat sat');                  -- float32 BLOB
+**     SELECT embed('the cat sat', 32);              -- first 32 dims, unit
+**     SELECT embed(body, NULL, 'wl') FROM notes;    -- a model by name
+**     SELECT embed_tokens('the cat');               -- '[0,5912]'
+**     SELECT embed_load('wl', 'models/wl.emb');     -- 'wl'
+**
+** HOW IT WORKS
+** The text is made valid UTF-8 (each maximal invalid subpart becomes
+** U+FFFD), tokenized into the connection's reusable token buffer, and the
+** rows of its tokens mean-pooled (pool.c).  The model is found once per
+** statement: a constant model-name argument caches its model, with a
+** reference, as auxiliary data; the default model is a pointer away.
+*/
+#include "func_embed.h"
+#include "conn.h"
+#include "pool.h"
+#include "tokenizer.h"
+#include "unicode.h"
+
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+/*
+** Find the model for a call of zFunc whose model-name argument is argv[iArg]
+** (iArg >= argc: the default).  Returns the model (no reference for the
+** caller) or NULL after setting the error.
+*/
+static EmbModel *resolveModel(sqlite3_context *ctx, const char *zFunc,
+                              int argc, sqlite3_value **argv, int iArg){
+  EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
+  const char *zName = "default";
+  EmbModel *pModel;
+  if( iArg<argc ){
+    int eType = sqlite3_value_type(argv[iArg]);
+    pModel = (EmbModel*)sqlite3_get_auxdata(ctx, iArg);
+    if( pModel ) return pModel;
+    if( eType==SQLITE_TEXT ){
+      zName = (const char*)sqlite3_value_text(argv[iArg]);
+      if( zName==0 ){ sqlite3_result_error_nomem(ctx); return 0; }
+    }else if( eType!=SQLITE_NULL ){
+      char *zErr = sqlite3_mprintf("%s(): the model must be given by name "
+                                   "(text), not %s", zFunc,
+                                   eType==SQLITE_INTEGER ? "an integer" :
+                                   eType==SQLITE_FLOAT ? "a real" : "a blob");
+      sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
+      sqlite3_free(zErr);
+      return 0;
+    }
+  }
+  pModel = embConnFind(pConn, zName);
+  if( pModel==0 ){
+    char *zErr;
+    if( strcmp(zName, "default")==0 && pConn->zDefaultErr ){
+      zErr = sqlite3_mprintf("%s(): %s", zFunc, pConn->zDefaultErr);
+    }else{
+      zErr = sqlite3_mprintf("%s(): no model named '%s' (load one with "
+                             "embed_load('%s', 'PATH.emb'))", zFunc, zName,
+                             zName);
+    }
+    sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
+    sqlite3_free(zErr);
+    return 0;
+  }
+  if( iArg<argc ){
+    /* Cache with a reference of its own, dropped when SQLite discards it
+    ** (the statement ends, or the argument changes). */
+    embModelRetain(pModel);
+    sqlite3_set_auxdata(ctx, iArg, pModel, (void(*)(void*))embModelRelease);
+  }
+  return pModel;
+}
+
+/*
+** Tokenize argv[0] with pModel into pConn->tokens.  Returns SQLITE_OK, or
+** an error code after setting the result.
+*/
+static int tokenizeArg(sqlite3_context *ctx, EmbModel *pModel,
+                       sqlite3_value *pText){
+  EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
+  const char *z;
+  char *zFixed = 0;
+  size_t n, nFixed;
+  int rc;
+  if( sqlite3_value_type(pText)==SQLITE_BLOB ){
+    z = (const char*)sqlite3_value_blob(pText);
+  }else{
+    z = (const char*)sqlite3_value_text(pText);
+  }
+  n = (size_t)sqlite3_value_bytes(pText);
+  if( z==0 && n>0 ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
+  rc = embUtf8Repair(z ? z : "", n, &zFixed, &nFixed);
+  if( rc<0 ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
+  if( rc>0 ){ z = zFixed; n = nFixed; }
+  pConn->tokens.nId = 0;
+  rc = embTokenize(pModel, z ? z : "", n, &pConn->tokens);
+  sqlite3_free(zFixed);
+  if( rc ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
+  __atomic_fetch_add(&pModel->nCall, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&pModel->nToken, pConn->tokens.nId, __ATOMIC_RELAXED);
+  return SQLITE_OK;
+}
+
+/* embed(text [, dims [, model]]) -> float32 BLOB */
+void embEmbedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
+  EmbModel *pModel;
+  int nDims;
+  float *aOut;
+  double *aAcc;
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
+  pModel = resolveModel(ctx, "embed", argc, argv, 2);
+  if( pModel==0 ) return;
+  nDims = pModel->nDims;
+  if( argc>=2 && sqlite3_value_type(argv[1])!=SQLITE_NULL ){
+    sqlite3_int64 iDims;
+    if( sqlite3_value_type(argv[1])!=SQLITE_INTEGER ){
+      char *zErr = sqlite3_mprintf("embed(): dims must be an integer from 1 "
+                                   "to %d, not '%q'", pModel->nDims,
+                                   (const char*)sqlite3_value_text(argv[1]));
+      sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
+      sqlite3_free(zErr);
+      return;
+    }
+    iDims = sqlite3_value_int64(argv[1]);
+    if( iDims<1 || iDims>pModel->nDims ){
+      char *zErr = sqlite3_mprintf("embed(): dims must be from 1 to %d (the "
+                                   "model's dims), not %lld", pModel->nDims,
+                                   iDims);
+      sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
+      sqlite3_free(zErr);
+      return;
+    }
+    nDims = (int)iDims;
+  }
+  if( tokenizeArg(ctx, pModel, argv[0]) ) return;
+  aOut = sqlite3_malloc64(sizeof(float)*(size_t)nDims);
+  aAcc = sqlite3_malloc64(sizeof(double)*(size_t)nDims);
+  if( aOut==0 || aAcc==0 ){
+    sqlite3_free(aOut);
+    sqlite3_free(aAcc);
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  embPoolMean(pModel, pConn->tokens.aId, pConn->tokens.nId, nDims, aAcc, aOut);
+  sqlite3_free(aAcc);
+  sqlite3_result_blob(ctx, aOut, (int)sizeof(float)*nDims, sqlite3_free);
+}
+
+/* embed_tokens(text [, model]) -> JSON array of token ids */
+void embTokensFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
+  EmbModel *pModel;
+  sqlite3_str *pStr;
+  int i, rc;
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
+  pModel = resolveModel(ctx, "embed_tokens", argc, argv, 1);
+  if( pModel==0 ) return;
+  if( tokenizeArg(ctx, pModel, argv[0]) ) return;
+  pStr = sqlite3_str_new(sqlite3_context_db_handle(ctx));
+  sqlite3_str_appendchar(pStr, 1, '[');
+  for(i=0; i<pConn->tokens.nId; i++){
+    sqlite3_str_appendf(pStr, i ? ",%d" : "%d", pConn->tokens.aId[i]);
+  }
+  sqlite3_str_appendchar(pStr, 1, ']');
+  rc = sqlite3_str_errcode(pStr);
+  if( rc ){
+    sqlite3_free(sqlite3_str_finish(pStr));
+    if( rc==SQLITE_TOOBIG ) sqlite3_result_error_toobig(ctx);
+    else sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  i = sqlite3_str_length(pStr);
+  sqlite3_result_text(ctx, sqlite3_str_finish(pStr), i, sqlite3_free);
+  sqlite3_result_subtype(ctx, 'J');
+}
+
+/* embed_load(name, path) -> name.  Opens a file: SQLITE_DIRECTONLY. */
+void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
+  const char *zName, *zPath;
+  EmbModel *pModel = 0;
+  char *zErr = 0;
+  (void)argc;
+  if( sqlite3_value_type(argv[0])!=SQLITE_TEXT
+   || sqlite3_value_type(argv[1])!=SQLITE_TEXT ){
+    sqlite3_result_error(ctx, "embed_load(): name and path must be text", -1);
+    return;
+  }
+  zName = (const char*)sqlite3_value_text(argv[0]);
+  zPath = (const char*)sqlite3_value_text(argv[1]);
+  if( zName==0 || zPath==0 ){ sqlite3_result_error_nomem(ctx); return; }
+  if( zName[0]==0 ){
+    sqlite3_result_error(ctx, "embed_load(): the name is empty", -1);
+    return;
+  }
+  if( embModelAcquire(zPath, &pModel, &zErr) ){
+    char *zMsg = zErr ? sqlite3_mprintf("embed_load(): %s", zErr) : 0;
+    sqlite3_result_error(ctx, zMsg ? zMsg : "out of memory", -1);
+    sqlite3_free(zMsg);
+    sqlite3_free(zErr);
+    return;
+  }
+  if( embConnSet(pConn, zName, pModel)!=SQLITE_OK ){
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  if( strcmp(zName, "default")==0 ){
+    sqlite3_free(pConn->zDefaultErr);
+    pConn->zDefaultErr = 0;
+  }
+  sqlite3_result_text(ctx, zName, -1, SQLITE_TRANSIENT);
+}

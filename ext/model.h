@@ -1,0 +1,134 @@
+/*
+** model.h: a static embedding model, memory-mapped and shared.
+**
+**     EmbModel *p;
+**     char *zErr;
+**     if( embModelAcquire("models/default.emb", &p, &zErr) ){ ...zErr... }
+**     int id = embModelLookup(p, "cat", 3);
+**     ...
+**     embModelRelease(p);
+**
+** A model is opened from a file (mmap, read-only, shared by every connection
+** of the process through a registry keyed by device and inode) or from a
+** memory buffer (tests and fuzzers).  Opening validates the header and every
+** tensor's place in the file; nothing proportional to the vocabulary is read.
+** An EmbModel is immutable after opening, except for its atomic counters,
+** so any thread may use it.
+*/
+#ifndef EMB_MODEL_H
+#define EMB_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Tensor element types */
+#define EMB_DT_F32  1
+#define EMB_DT_F16  2
+#define EMB_DT_U32  3
+#define EMB_DT_U8   4
+#define EMB_DT_BF16 5   /* accepted by the reader of WordLlama's input files */
+
+/* Tokenizer kinds (EmbModel.eTokenizer) */
+#define EMB_TOK_WORD       1
+#define EMB_TOK_METASPACE  2   /* Llama-2 style BPE */
+#define EMB_TOK_BYTELEVEL  3   /* Llama-3 style BPE */
+
+typedef struct EmbTensor EmbTensor;
+struct EmbTensor {
+  const char *zName;     /* points into the model's copy of the header */
+  int eType;             /* EMB_DT_* */
+  int nDim;              /* 1 or 2 (0 for a scalar) */
+  uint64_t aShape[2];
+  const uint8_t *a;      /* the data, in the mapping; 8-byte aligned */
+  uint64_t nByte;
+};
+
+typedef struct EmbModel EmbModel;
+struct EmbModel {
+  char *zPath;                 /* the path it was opened from, or a label */
+  const uint8_t *aFile;        /* the whole file, mapped or borrowed */
+  uint64_t nFile;
+  int eTokenizer;              /* EMB_TOK_* */
+  const char *zTokenizer;      /* "word", "bpe-metaspace", ... */
+  const char *zSource;         /* "glove", "wordllama", ... */
+  const char *zDescription;    /* free text, "" when absent */
+  int nDims;                   /* row length */
+  int nVocab;                  /* number of tokens */
+  int eMatrixType;             /* EMB_DT_F32 or EMB_DT_F16 */
+  const uint8_t *aMatrix;      /* nVocab rows of nDims elements */
+  const uint8_t *aVocabOff;    /* U32[nVocab+1], read with memcpy */
+  const uint8_t *aVocabBytes;
+  uint64_t nVocabBytes;
+  const uint8_t *aHash;        /* U32[nSlot] */
+  uint32_t nSlot;              /* a power of two */
+  int nTensor;
+  EmbTensor *aTensor;          /* every tensor in the file but _pad.* */
+  int64_t loadUs;              /* microseconds spent opening it */
+
+  /* Counters, updated with atomic adds by any thread */
+  int64_t nCall;               /* embed() calls */
+  int64_t nToken;              /* tokens embedded */
+
+  /* Private to model.c */
+  char *zHeader;               /* the header's decoded strings (names,
+                               ** metadata keys and values), each
+                               ** NUL-terminated */
+  int nMeta;                   /* __metadata__ entries */
+  const char **azMeta;         /* key0, value0, key1, ...: into zHeader */
+  int isMapped;                /* aFile is an mmap() to munmap() */
+  int nRef;                    /* references held, guarded by the registry */
+  uint64_t iDev, iIno;         /* the file's identity, for the registry */
+  EmbModel *pNext;             /* in the registry's list */
+};
+
+/*
+** Open and validate a model held in memory at a[0..n).  The buffer is
+** borrowed: it must outlive the model.  zLabel names the model in error
+** messages.  On success returns 0 and sets *ppOut (free it with
+** embModelFree()).  On failure returns non-zero, sets *ppOut to NULL and
+** *pzErr to a message from embMprintf() ("model 'x.emb' is truncated: ...")
+** that the caller frees with embFree(), or to NULL when out of memory.
+*/
+int embModelOpenBuffer(const uint8_t *a, uint64_t n, const char *zLabel,
+                       EmbModel **ppOut, char **pzErr);
+
+/* Free a model from embModelOpenBuffer().  NULL is a no-op. */
+void embModelFree(EmbModel *p);
+
+/*
+** Get the model in file zPath: from the process-wide registry when the same
+** file (device and inode) is already mapped, else by opening, mapping and
+** validating it.  Each success adds a reference, dropped by
+** embModelRelease().  Thread-safe.  Errors as for embModelOpenBuffer(), with
+** the path in the message ("cannot open model '/x.emb': No such file ...").
+*/
+int embModelAcquire(const char *zPath, EmbModel **ppOut, char **pzErr);
+
+/* Add a reference to a model already held. */
+void embModelRetain(EmbModel *p);
+
+/* Drop a reference; the last one unmaps the file.  NULL is a no-op. */
+void embModelRelease(EmbModel *p);
+
+/* The id of the token whose text is z[0..n), or -1. */
+int embModelLookup(const EmbModel *p, const char *z, int n);
+
+/* Set *pz, *pn to the text of token id.  Returns 0, or -1 when id is out of
+** range or its offsets are corrupt. */
+int embModelTokenText(const EmbModel *p, int id, const char **pz, int *pn);
+
+/* The tensor named zName, or NULL. */
+const EmbTensor *embModelTensor(const EmbModel *p, const char *zName);
+
+/* The __metadata__ value for zKey as a NUL-terminated string from the
+** model's header copy, or NULL. */
+const char *embModelMeta(const EmbModel *p, const char *zKey);
+
+/* Read element i of a U32 table at any alignment. */
+static inline uint32_t embU32At(const uint8_t *a, uint64_t i){
+  uint32_t x;
+  __builtin_memcpy(&x, a + 4*i, 4);
+  return x;
+}
+
+#endif /* EMB_MODEL_H */

@@ -1,0 +1,54 @@
+/*
+** tokenizer.h: text to token ids, for every tokenizer kind.
+**
+**     EmbTokens t;
+**     embTokensInit(&t);
+**     if( embTokenize(pModel, z, n, &t)==0 ){ ... t.aId[0..t.nId) ... }
+**     embTokensFree(&t);
+**
+** The input must be valid UTF-8 (see embUtf8Repair()).  EmbTokens owns its
+** id array and scratch space, so one EmbTokens can be reused across calls
+** without allocating again once it has grown.
+*/
+#ifndef EMB_TOKENIZER_H
+#define EMB_TOKENIZER_H
+
+#include "model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct EmbTokens EmbTokens;
+struct EmbTokens {
+  int *aId;            /* token ids, nId of them */
+  int nId;
+  int nIdAlloc;
+  void *pScratch;      /* scratch space for the tokenizer, nScratch bytes */
+  size_t nScratch;
+};
+
+void embTokensInit(EmbTokens *p);
+void embTokensFree(EmbTokens *p);
+
+/* Append id.  Returns 0, or -1 when out of memory. */
+int embTokensGrow(EmbTokens *p);
+static inline int embTokensPush(EmbTokens *p, int id){
+  if( p->nId>=p->nIdAlloc && embTokensGrow(p) ) return -1;
+  p->aId[p->nId++] = id;
+  return 0;
+}
+
+/* Make p->pScratch at least n bytes.  Returns 0 or -1 (out of memory). */
+int embTokensScratch(EmbTokens *p, size_t n);
+
+/*
+** Tokenize the valid UTF-8 text z[0..n) with pModel's tokenizer, appending
+** ids to p (p->nId is not reset).  Returns 0, or -1 when out of memory.
+*/
+int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p);
+
+/* The tokenizer kinds (ext/tokenizer/...) */
+int embTokenizeWord(const EmbModel *pModel, const char *z, size_t n,
+                    EmbTokens *p);
+
+#endif /* EMB_TOKENIZER_H */

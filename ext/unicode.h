@@ -1,0 +1,56 @@
+/*
+** unicode.h: UTF-8 decoding and repair, character classes, lower case.
+**
+** No SQLite types; embUtf8Repair allocates with embMalloc (alloc.h).
+** The tables are Unicode 14.0.0 (ext/unicode_tab.h, generated).
+*/
+#ifndef EMB_UNICODE_H
+#define EMB_UNICODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Class bits of embUniClass(), as in ext/unicode_tab.h */
+#define EMB_CL_L   1    /* letter (L*) */
+#define EMB_CL_N   2    /* number (N*) */
+#define EMB_CL_M   4    /* combining mark (M*) */
+#define EMB_CL_WS  8    /* White_Space */
+#define EMB_CL_P   16   /* punctuation or symbol (P*, S*) */
+#define EMB_CL_C   32   /* control (Cc) */
+
+/* The class bits of code point c (0 for unassigned, format, private use). */
+unsigned embUniClass(uint32_t c);
+
+/* The simple lower-case mapping of c (c itself when there is none). */
+uint32_t embUniLower(uint32_t c);
+
+/*
+** Decode the code point at z[*pi] of the VALID UTF-8 string z[0..n) and
+** advance *pi past it.  Input that embUtf8Repair() has passed is valid.
+*/
+static inline uint32_t embUtf8Next(const uint8_t *z, size_t n, size_t *pi){
+  size_t i = *pi;
+  uint32_t c = z[i++];
+  if( c>=0xC0 ){
+    int nMore = c>=0xF0 ? 3 : c>=0xE0 ? 2 : 1;
+    c &= 0x3F >> nMore;
+    while( nMore-- > 0 && i<n ) c = (c<<6) | (z[i++] & 0x3F);
+  }
+  *pi = i;
+  return c;
+}
+
+/* Write c as UTF-8 to z (room for 4 bytes); returns the byte count. */
+size_t embUtf8Put(uint32_t c, uint8_t *z);
+
+/*
+** Make z[0..n) valid UTF-8.  Returns 0 when it already is (nothing
+** allocated, *pzOut set to NULL).  Otherwise returns 1 and sets *pzOut to a
+** copy from embMalloc() (the caller frees it with embFree()), *pnOut to its
+** length, in which each maximal invalid subpart is replaced by U+FFFD (the
+** WHATWG decoder's rule, as Hugging Face's tokenizers and browsers do).
+** Returns -1 when out of memory.
+*/
+int embUtf8Repair(const char *z, size_t n, char **pzOut, size_t *pnOut);
+
+#endif /* EMB_UNICODE_H */
