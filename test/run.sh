@@ -21,6 +21,11 @@ fi
 export EMBED_EXT=$root/$BUILD/embed
 export EMBED_TEST_DIR=$root/$BUILD/test
 vec0=$(bash test/fetch-vec0.sh) && export VEC0_PATH=$vec0
+if [ -f models/default.emb ]; then
+  export EMBED_GLOVE_MODEL=$root/models/default.emb
+else
+  echo "note: models/default.emb is absent (make model builds it); its tests are skipped"
+fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/test/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -62,6 +67,16 @@ SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/missing.emb \
   run "$BUILD/slt" -e "$BUILD/embed.so" test/env/missing_model.test
 SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/truncated.emb \
   run "$BUILD/slt" -e "$BUILD/embed.so" test/env/broken_model.test
+
+echo "== $BUILD: embed-convert"
+run bash test/convert_cli.sh "$BUILD"
+
+# The default model's sentence quality: STS-B test Spearman x100 >= 60.
+if [ -n "${EMBED_GLOVE_MODEL:-}" ] && [ -n "${SHARED:-}" ]; then
+  echo "== $BUILD: default model quality"
+  run "$BUILD/quality" --min=60 "$BUILD/embed.so" "$SHARED/data/stsb_test.tsv" \
+      default="$EMBED_GLOVE_MODEL"
+fi
 
 echo "suite $BUILD: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
