@@ -6,120 +6,20 @@
 **
 ** HOW IT WORKS
 ** A BLOB is used in place: EmbVec points into it and every read goes through
-** memcpy, so alignment does not matter.  JSON text is validated and counted
-** in one pass (JSON's number grammar, nothing else: no nesting, no NaN), the
-** floats are allocated, and a second pass converts each number with
-** strtof_l() in the C locale, which rounds correctly and ignores the
-** process's LC_NUMERIC.  Output prints each float with the fewest
-** significant digits (6 to 9) that read back to the same float.
+** memcpy, so alignment does not matter.  JSON text is parsed by vecjson.c
+** into floats allocated here.  Output prints each float with the fewest
+** significant digits (6 to 9) that read back to the same float, in the C
+** locale.
 */
 #include "vector.h"
 #include "kernels.h"
 
-#include <errno.h>
 #include <locale.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
-
-static locale_t cLocale = (locale_t)0;
-static pthread_once_t cLocaleOnce = PTHREAD_ONCE_INIT;
-static void cLocaleInit(void){
-  cLocale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
-}
-
-/* Parse the float in z[0..n), which JSON's grammar has already checked.
-** Returns 0 and sets *pX, or 1 when it does not fit a float32, or 2 when
-** out of memory. */
-static int parseFloat(const char *z, size_t n, float *pX){
-  char aBuf[64];
-  char *zCopy = aBuf;
-  float x;
-  pthread_once(&cLocaleOnce, cLocaleInit);
-  if( n>=sizeof(aBuf) ){
-    zCopy = sqlite3_malloc64(n+1);
-    if( zCopy==0 ) return 2;
-  }
-  memcpy(zCopy, z, n);
-  zCopy[n] = 0;
-  errno = 0;
-  x = cLocale ? strtof_l(zCopy, 0, cLocale) : strtof(zCopy, 0);
-  if( zCopy!=aBuf ) sqlite3_free(zCopy);
-  if( isinf(x) ) return 1;
-  *pX = x;
-  return 0;
-}
-
-static size_t skipSpace(const char *z, size_t n, size_t i){
-  while( i<n && (z[i]==' ' || z[i]=='\t' || z[i]=='\n' || z[i]=='\r') ) i++;
-  return i;
-}
-
-static int isDigit(char c){ return c>='0' && c<='9'; }
-
-/* Length of the JSON number at z[i..n), or 0 if there is none. */
-static size_t numberLength(const char *z, size_t n, size_t i){
-  size_t j = i;
-  if( j<n && z[j]=='-' ) j++;
-  if( j>=n || !isDigit(z[j]) ) return 0;
-  if( z[j]=='0' ){
-    j++;
-  }else{
-    while( j<n && isDigit(z[j]) ) j++;
-  }
-  if( j<n && z[j]=='.' ){
-    j++;
-    if( j>=n || !isDigit(z[j]) ) return 0;
-    while( j<n && isDigit(z[j]) ) j++;
-  }
-  if( j<n && (z[j]=='e' || z[j]=='E') ){
-    j++;
-    if( j<n && (z[j]=='+' || z[j]=='-') ) j++;
-    if( j>=n || !isDigit(z[j]) ) return 0;
-    while( j<n && isDigit(z[j]) ) j++;
-  }
-  return j - i;
-}
-
-int64_t embJsonVectorParse(const char *z, size_t n, float *aOut, size_t nOut,
-                           size_t *piErr){
-  size_t i = skipSpace(z, n, 0);
-  int64_t nElem = 0;
-  *piErr = 0;
-  if( i>=n || z[i]!='[' ){ *piErr = i; return -1; }
-  i = skipSpace(z, n, i+1);
-  if( i<n && z[i]==']' ){
-    *piErr = i;
-    return skipSpace(z, n, i+1)==n ? -3 : -1;
-  }
-  for(;;){
-    size_t len = numberLength(z, n, i);
-    if( len==0 ){ *piErr = i; return -1; }
-    if( aOut ){
-      float x = 0.0f;
-      int rc;
-      if( (size_t)nElem>=nOut ){ *piErr = i; return -1; }
-      rc = parseFloat(z+i, len, &x);
-      if( rc==1 ){ *piErr = i; return -2; }
-      if( rc==2 ){ *piErr = i; return -4; }
-      aOut[nElem] = x;
-    }
-    nElem++;
-    i = skipSpace(z, n, i+len);
-    if( i<n && z[i]==',' ){
-      i = skipSpace(z, n, i+1);
-      continue;
-    }
-    if( i<n && z[i]==']' ) break;
-    *piErr = i;
-    return -1;
-  }
-  if( skipSpace(z, n, i+1)!=n ){ *piErr = skipSpace(z, n, i+1); return -1; }
-  return nElem;
-}
 
 /* A short printable excerpt of z[i..n) for error messages. */
 static char *excerpt(const char *z, size_t n, size_t i){
@@ -165,7 +65,7 @@ static int parseJsonValue(sqlite3_value *pVal, const char *zFunc,
   if( nElem==-3 ){
     *pzErr = sqlite3_mprintf("%s(): %svector is empty", zFunc, zWhich);
   }else if( nElem==-2 ){
-    size_t len = numberLength(z, n, iErr);
+    size_t len = embJsonNumberLength(z, n, iErr);
     *pzErr = sqlite3_mprintf("%s(): %svector: %.*s is out of float32 range",
                              zFunc, zWhich, (int)(len>40 ? 40 : len), z+iErr);
   }else{
@@ -244,8 +144,8 @@ void embVecClear(EmbVec *p){
 }
 
 void embJsonVectorAppend(sqlite3_str *pStr, const uint8_t *a, int n){
+  locale_t loc = embCLocale();
   int i;
-  pthread_once(&cLocaleOnce, cLocaleInit);
   sqlite3_str_appendchar(pStr, 1, '[');
   for(i=0; i<n; i++){
     float x = embFloatAt(a, (size_t)i);
@@ -258,7 +158,7 @@ void embJsonVectorAppend(sqlite3_str *pStr, const uint8_t *a, int n){
     }
     for(prec=6; prec<=9; prec++){
       sqlite3_snprintf(sizeof(aBuf), aBuf, "%.*g", prec, (double)x);
-      if( cLocale==0 || strtof_l(aBuf, 0, cLocale)==x ) break;
+      if( loc==0 || strtof_l(aBuf, 0, loc)==x ) break;
     }
     if( i ) sqlite3_str_appendchar(pStr, 1, ',');
     sqlite3_str_appendall(pStr, aBuf);

@@ -9,6 +9,7 @@
 #define EMB_VECTOR_H
 
 #include "sqlite3ext.h"
+#include "vecjson.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,16 +43,6 @@ void embVecClear(EmbVec *p);
 ** tell the two apart check p with embFindNonFinite() first. */
 char *embVecNonFiniteError(const EmbVec *p, const char *zFunc,
                            const char *zWhich);
-
-/*
-** Parse a JSON array of numbers z[0..n) into aOut[0..nOut).  Pass aOut NULL
-** to count the elements without storing them.  Returns the element count, or
-** -1 on a syntax error, -2 on a number out of float32 range, -3 on an empty
-** array; *piErr is then the byte offset of the fault.  Numbers are read in
-** the C locale whatever the process's locale is.
-*/
-int64_t embJsonVectorParse(const char *z, size_t n, float *aOut, size_t nOut,
-                           size_t *piErr);
 
 /* Append the float32 vector a[0..n) to pStr as JSON, each element in the
 ** shortest form that reads back to the same float. */
