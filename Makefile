@@ -43,7 +43,7 @@ CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
                $(BUILD)/test/notmodel.emb
 
-.PHONY: all test test-one demo model bench-quality clean
+.PHONY: all test test-one demo model bench-quality fuzz fuzz-build clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(UNIT) $(TEST_MODELS)
 
@@ -130,6 +130,38 @@ $(BUILD)/quality: bench/quality.c | $(BUILD)
 bench-quality: $(BUILD)/embed.so $(BUILD)/quality models/default.emb models/raw.emb
 	$(BUILD)/quality $(BUILD)/embed.so ../shared/data/stsb_test.tsv \
 	  default=models/default.emb raw=models/raw.emb
+
+# libFuzzer targets (clang): the model loader, the JSON vector parser, the
+# tokenizers and the SQL surface.  make fuzz FUZZ_SECONDS=N runs each for N s.
+FUZZ_SECONDS ?= 60
+FUZZ_CC    := clang
+FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
+              -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
+              ext/pool.c $(wildcard ext/tokenizer/*.c)
+FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize fuzz_sql)
+
+build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
+
+build/fuzz/fuzz_tokenize: test/fuzz/fuzz_tokenize.c $(MODEL_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
+
+build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< ext/vecjson.c -o $@ -lm -lpthread
+
+# The whole extension compiled in (SQLITE_CORE) beside the system SQLite.
+build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DSQLITE_CORE $< $(EXT_SRC) -o $@ -lsqlite3 -lm -lpthread
+
+fuzz-build: $(FUZZERS) build/test/mini.emb
+
+fuzz: fuzz-build
+	@bash test/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build
