@@ -8,7 +8,7 @@
 ** A BLOB is used in place: EmbVec points into it and every read goes through
 ** memcpy, so alignment does not matter.  JSON text is parsed by vecjson.c
 ** into floats allocated here.  Output prints each float with the fewest
-** significant digits (6 to 9) that read back to the same float, in the C
+** significant digits (1 to 9) that read back to the same float, in the C
 ** locale.
 */
 #include "vector.h"
@@ -156,7 +156,7 @@ void embJsonVectorAppend(sqlite3_str *pStr, const uint8_t *a, int n){
       sqlite3_str_appendall(pStr, signbit(x) ? "-0" : "0");
       continue;
     }
-    for(prec=6; prec<=9; prec++){
+    for(prec=1; prec<=9; prec++){
       sqlite3_snprintf(sizeof(aBuf), aBuf, "%.*g", prec, (double)x);
       if( loc==0 || strtof_l(aBuf, 0, loc)==x ) break;
     }
