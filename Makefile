@@ -43,9 +43,9 @@ CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
                $(BUILD)/test/notmodel.emb
 
-.PHONY: all test test-one demo model bench-quality fuzz fuzz-build clean
+.PHONY: all test test-one demo model bench-quality fuzz fuzz-build valgrind clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
-     $(UNIT) $(TEST_MODELS)
+     $(BUILD)/soak $(UNIT) $(TEST_MODELS)
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -123,6 +123,9 @@ models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
 demo: $(BUILD)/embed.so models/default.emb
 	@bash models/demo.sh $(BUILD)
 
+$(BUILD)/soak: test/soak.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+
 $(BUILD)/quality: bench/quality.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
 
@@ -157,6 +160,11 @@ build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DSQLITE_CORE $< $(EXT_SRC) -o $@ -lsqlite3 -lm -lpthread
+
+# The suite under valgrind memcheck (slow: minutes).
+valgrind:
+	@$(MAKE) --no-print-directory BUILD=build all
+	@bash test/valgrind.sh build
 
 fuzz-build: $(FUZZERS) build/test/mini.emb
 

@@ -68,8 +68,17 @@ SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/missing.emb \
 SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/truncated.emb \
   run "$BUILD/slt" -e "$BUILD/embed.so" test/env/broken_model.test
 
+# A million embed() calls keep RSS flat (not under ASan, which holds freed
+# memory in quarantine on purpose).
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: soak"
+  run "$BUILD/soak" "$BUILD/embed.so" "$EMBED_TEST_DIR/mini.emb"
+fi
+
 echo "== $BUILD: embed-convert"
 run bash test/convert_cli.sh "$BUILD"
+echo "== $BUILD: model files replaced and truncated on disk"
+run bash test/reload.sh "$BUILD"
 
 # The default model's sentence quality: STS-B test Spearman x100 >= 60.
 if [ -n "${EMBED_GLOVE_MODEL:-}" ] && [ -n "${SHARED:-}" ]; then
