@@ -43,7 +43,7 @@ CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
                $(BUILD)/test/notmodel.emb
 
-.PHONY: all test test-one demo model bench-quality fuzz fuzz-build valgrind clean
+.PHONY: all test test-one demo model bench-quality fuzz fuzz-build valgrind bench clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(UNIT) $(TEST_MODELS)
 
@@ -122,6 +122,13 @@ models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
 
 demo: $(BUILD)/embed.so models/default.emb
 	@bash models/demo.sh $(BUILD)
+
+$(BUILD)/bench: bench/bench.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+
+# Every benchmark beside its peer, into bench/REPORT.md.
+bench: all $(BUILD)/bench models/default.emb
+	@bash bench/run.sh $(BUILD)
 
 $(BUILD)/soak: test/soak.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
