@@ -26,24 +26,35 @@ endif
 CFLAGS   := $(WARN) $(OPT) $(CPPFLAGS)
 LDLIBS   := -lm -lpthread
 
-EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c \
+EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c \
             ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
-            ext/tokenizer/word.c
+            ext/tokenizer/word.c ext/tokenizer/bpe.c \
+            ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
-EXT_HDR  := $(wildcard ext/*.h) include/sqlite-embed.h
+EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
-UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode
+UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
+            $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
-               ext/convert/writer.c ext/model.c ext/safetensors.c
+               ext/convert/writer.c ext/convert/wordllama.c ext/model.c \
+               ext/safetensors.c ext/unicode.c
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
 # Models the tests make from the project's own fixtures, and broken copies.
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
                $(BUILD)/test/notmodel.emb
 
-.PHONY: all test test-one demo model bench-quality fuzz fuzz-build valgrind bench clean
+# WordLlama's tokenizers with synthetic weights, from ../shared when it is
+# there (the golden tests skip without it): l2 = Llama-2 metaspace BPE,
+# l3 = Llama-3 byte-level BPE.
+SHARED_DIR := $(wildcard ../shared)
+ifneq ($(SHARED_DIR),)
+TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
+endif
+
+.PHONY: all test test-one demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(UNIT) $(TEST_MODELS)
 
@@ -68,6 +79,16 @@ $(BUILD)/test/notmodel.emb: test/fixtures/mini_wink.json
 	@mkdir -p $(dir $@)
 	cp $< $@
 
+$(BUILD)/test/l2.emb: ../shared/models/synthetic_l2_64.safetensors \
+    ../shared/tokenizers/wordllama_l2_supercat_tokenizer.json $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert wordllama $(word 1,$^) $(word 2,$^) -o $@ 2>/dev/null
+
+$(BUILD)/test/l3.emb: ../shared/models/synthetic_l3_16.safetensors \
+    ../shared/tokenizers/llama3_tokenizer.json $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert wordllama $(word 1,$^) $(word 2,$^) -o $@ 2>/dev/null
+
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
@@ -81,6 +102,23 @@ $(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) 
 $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \
 	  ext/model.c ext/safetensors.c -o $@ $(LDLIBS)
+
+# The tokenizers and pooling against ../shared/golden (skips without it).
+GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
+              ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+$(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(GOLDEN_SRC) -o $@ $(LDLIBS) -lcjson
+
+# embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
+WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
+          ext/model.c ext/safetensors.c ext/unicode.c ext/tokenizer.c \
+          $(wildcard ext/tokenizer/*.c)
+$(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(WL_SRC) -o $@ $(LDLIBS) -lcjson
+
+# embed_index from two connections; loads $$EMBED_EXT at run time.
+$(BUILD)/unit_index: test/unit_index.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
 $(BUILD):
 	mkdir -p $@
@@ -132,6 +170,22 @@ bench: all $(BUILD)/bench models/default.emb
 
 $(BUILD)/soak: test/soak.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+
+# Our BPE tokenizers against Hugging Face's tokenizers (needs ../shared, npm).
+BENCH_TOK_SRC := bench/tokenize.c ext/model.c ext/safetensors.c ext/unicode.c \
+                 ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+$(BUILD)/bench_tokenize: $(BENCH_TOK_SRC) $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_TOK_SRC) -o $@ $(LDLIBS)
+
+bench-tokenize: all $(BUILD)/bench_tokenize
+	@bash bench/tokenize.sh $(BUILD)
+
+# embed_index beside sqlite-vec's vec0 (npm), into bench/INDEX.md.
+$(BUILD)/bench_index: bench/index.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
+
+bench-index: all $(BUILD)/bench_index models/default.emb
+	@bash bench/index.sh $(BUILD)
 
 $(BUILD)/quality: bench/quality.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm

@@ -9,6 +9,8 @@
 */
 #include "conn.h"
 #include "alloc.h"
+#include "pool.h"
+#include "unicode.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +71,44 @@ int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel){
   pEntry->pModel = pModel;
   pEntry->pNext = p->pList;
   p->pList = pEntry;
+  return SQLITE_OK;
+}
+
+char *embConnMissingModel(EmbConn *p, const char *zName){
+  if( strcmp(zName, "default")==0 && p->zDefaultErr ){
+    return sqlite3_mprintf("%s", p->zDefaultErr);
+  }
+  return sqlite3_mprintf("no model named '%s' (load one with "
+                         "embed_load('%s', 'PATH.emb'))", zName, zName);
+}
+
+int embConnTokenize(EmbConn *p, EmbModel *pModel, const char *z, size_t n){
+  char *zFixed = 0;
+  size_t nFixed;
+  int rc = embUtf8Repair(z ? z : "", n, &zFixed, &nFixed);
+  if( rc<0 ) return SQLITE_NOMEM;
+  if( rc>0 ){ z = zFixed; n = nFixed; }
+  p->tokens.nId = 0;
+  rc = embTokenize(pModel, z ? z : "", n, &p->tokens);
+  sqlite3_free(zFixed);
+  if( rc ) return SQLITE_NOMEM;
+  __atomic_fetch_add(&pModel->nCall, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&pModel->nToken, p->tokens.nId, __ATOMIC_RELAXED);
+  return SQLITE_OK;
+}
+
+int embEmbedText(EmbConn *p, EmbModel *pModel, const char *z, size_t n,
+                 int nDims, float *aOut){
+  double aStack[256];
+  double *aAcc = aStack;
+  int rc = embConnTokenize(p, pModel, z, n);
+  if( rc ) return rc;
+  if( nDims>(int)(sizeof(aStack)/sizeof(aStack[0])) ){
+    aAcc = sqlite3_malloc64(sizeof(double)*(size_t)nDims);
+    if( aAcc==0 ) return SQLITE_NOMEM;
+  }
+  embPoolMean(pModel, p->tokens.aId, p->tokens.nId, nDims, aAcc, aOut);
+  if( aAcc!=aStack ) sqlite3_free(aAcc);
   return SQLITE_OK;
 }
 

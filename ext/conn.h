@@ -45,6 +45,30 @@ EmbModel *embConnFind(EmbConn *p, const char *zName);
 ** SQLITE_OK or SQLITE_NOMEM. */
 int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel);
 
+/* Why no model is registered as zName, as a message from sqlite3_mprintf()
+** for the caller to prefix and free: "no model named 'x' (load one with
+** embed_load('x', 'PATH.emb'))", or for 'default' why it did not load.
+** NULL when out of memory. */
+char *embConnMissingModel(EmbConn *p, const char *zName);
+
+/*
+** Tokenize the bytes z[0..n) with pModel into p->tokens (replacing what it
+** held), counting the call and its tokens in pModel's counters.  The bytes
+** are read as UTF-8, each maximal invalid subpart becoming U+FFFD; z may be
+** NULL when n is 0.  Returns SQLITE_OK or SQLITE_NOMEM.
+*/
+int embConnTokenize(EmbConn *p, EmbModel *pModel, const char *z, size_t n);
+
+/*
+** What embed(z, nDims) returns: the mean of the rows of the tokens of
+** z[0..n) (as embConnTokenize() reads it), truncated to its first nDims
+** components (1 <= nDims <= pModel->nDims), L2-normalised, written to
+** aOut[0..nDims); all zeros when there are no tokens.  Returns SQLITE_OK or
+** SQLITE_NOMEM.
+*/
+int embEmbedText(EmbConn *p, EmbModel *pModel, const char *z, size_t n,
+                 int nDims, float *aOut);
+
 /* Load the default model: $SQLITE_EMBED_MODEL, else zDefaultPath.  On
 ** failure records the reason, with how to provide a model, in
 ** p->zDefaultErr; the extension still loads. */

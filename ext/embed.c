@@ -21,6 +21,7 @@ SQLITE_EXTENSION_INIT1
 #include "func.h"
 #include "func_embed.h"
 #include "models_vtab.h"
+#include "index.h"
 
 #include <stddef.h>
 
@@ -84,6 +85,7 @@ int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
                                     0, 0, xDestroy);
   }
   if( rc==SQLITE_OK ) rc = embModelsVtabRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = embIndexRegister(db, pConn);
   embConnUnref(pConn);   /* the registrations hold their own references */
   return rc;
 }

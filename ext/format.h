@@ -21,6 +21,15 @@
 #define EMB_T_VOCAB_HASH    "vocab.hash"
 #define EMB_T_PAD_PREFIX    "_pad."
 
+/* Tensors of the BPE tokenizers (bpe-metaspace, bpe-bytelevel) */
+#define EMB_T_BPE_MERGES    "bpe.merges"       /* U32 [slots, 4] */
+#define EMB_T_BPE_BYTES     "bpe.bytes"        /* U32 [256] */
+#define EMB_T_BPE_ADDED     "bpe.added"        /* U32 [slots] */
+#define EMB_T_BPE_ADDED_LEN "bpe.added_lens"   /* U32 [k] */
+#define EMB_T_BPE_ADDED_1ST "bpe.added_first"  /* U8 [256] */
+#define EMB_BPE_NONE        0xFFFFFFFFu        /* no id, empty merge slot */
+#define EMB_BPE_MAX_ADDED_LENS 4096            /* bpe.added_lens entries */
+
 /* Tokenizer kinds, as written in __metadata__.tokenizer */
 #define EMB_TOKENIZER_WORD      "word"
 #define EMB_TOKENIZER_METASPACE "bpe-metaspace"
@@ -37,6 +46,30 @@ static inline uint32_t embFnv1a(const void *pData, size_t n){
     h *= 16777619u;
   }
   return h;
+}
+
+/*
+** The slot where a probe of bpe.merges for the pair (left, right) starts,
+** in a table of 2^k slots (mask = 2^k - 1): the high 32 bits of the 64-bit
+** product of (left * 2^32 + right) and 0x9E3779B97F4A7C15, masked.
+*/
+static inline uint32_t embMergeSlot(uint32_t left, uint32_t right,
+                                    uint32_t mask){
+  uint64_t k = ((uint64_t)left << 32) | right;
+  return (uint32_t)((k * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & mask;
+}
+
+/*
+** The byte-level alphabet (GPT-2's bytes_to_unicode): byte b is written in
+** token texts as the character of this code point -- b itself for the
+** printable bytes 0x21-0x7E, 0xA1-0xAC and 0xAE-0xFF, and 256 + k for
+** the k-th of the others in byte order (0x00-0x20, 0x7F-0xA0, 0xAD).
+*/
+static inline uint32_t embByteLevelChar(uint8_t b){
+  if( b<=0x20 ) return 256u + b;
+  if( b>=0x7F && b<=0xA0 ) return (uint32_t)b + 162u;
+  if( b==0xAD ) return 323u;
+  return b;
 }
 
 #endif /* EMB_FORMAT_H */

@@ -17,9 +17,7 @@
 */
 #include "func_embed.h"
 #include "conn.h"
-#include "pool.h"
 #include "tokenizer.h"
-#include "unicode.h"
 
 #include <string.h>
 
@@ -54,16 +52,15 @@ static EmbModel *resolveModel(sqlite3_context *ctx, const char *zFunc,
   }
   pModel = embConnFind(pConn, zName);
   if( pModel==0 ){
-    char *zErr;
-    if( strcmp(zName, "default")==0 && pConn->zDefaultErr ){
-      zErr = sqlite3_mprintf("%s(): %s", zFunc, pConn->zDefaultErr);
+    char *zWhy = embConnMissingModel(pConn, zName);
+    char *zErr = zWhy ? sqlite3_mprintf("%s(): %s", zFunc, zWhy) : 0;
+    if( zErr ){
+      sqlite3_result_error(ctx, zErr, -1);
     }else{
-      zErr = sqlite3_mprintf("%s(): no model named '%s' (load one with "
-                             "embed_load('%s', 'PATH.emb'))", zFunc, zName,
-                             zName);
+      sqlite3_result_error_nomem(ctx);
     }
-    sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
     sqlite3_free(zErr);
+    sqlite3_free(zWhy);
     return 0;
   }
   if( iArg<argc ){
@@ -76,32 +73,26 @@ static EmbModel *resolveModel(sqlite3_context *ctx, const char *zFunc,
 }
 
 /*
-** Tokenize argv[0] with pModel into pConn->tokens.  Returns SQLITE_OK, or
-** an error code after setting the result.
+** Tokenize pText with pModel into the connection's token buffer.  Returns
+** SQLITE_OK, or an error code after setting the result.
 */
 static int tokenizeArg(sqlite3_context *ctx, EmbModel *pModel,
                        sqlite3_value *pText){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
   const char *z;
-  char *zFixed = 0;
-  size_t n, nFixed;
-  int rc;
   if( sqlite3_value_type(pText)==SQLITE_BLOB ){
     z = (const char*)sqlite3_value_blob(pText);
   }else{
     z = (const char*)sqlite3_value_text(pText);
   }
-  n = (size_t)sqlite3_value_bytes(pText);
-  if( z==0 && n>0 ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
-  rc = embUtf8Repair(z ? z : "", n, &zFixed, &nFixed);
-  if( rc<0 ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
-  if( rc>0 ){ z = zFixed; n = nFixed; }
-  pConn->tokens.nId = 0;
-  rc = embTokenize(pModel, z ? z : "", n, &pConn->tokens);
-  sqlite3_free(zFixed);
-  if( rc ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
-  __atomic_fetch_add(&pModel->nCall, 1, __ATOMIC_RELAXED);
-  __atomic_fetch_add(&pModel->nToken, pConn->tokens.nId, __ATOMIC_RELAXED);
+  if( z==0 && sqlite3_value_bytes(pText)>0 ){
+    sqlite3_result_error_nomem(ctx);
+    return SQLITE_NOMEM;
+  }
+  if( embConnTokenize(pConn, pModel, z, (size_t)sqlite3_value_bytes(pText)) ){
+    sqlite3_result_error_nomem(ctx);
+    return SQLITE_NOMEM;
+  }
   return SQLITE_OK;
 }
 
@@ -109,9 +100,9 @@ static int tokenizeArg(sqlite3_context *ctx, EmbModel *pModel,
 void embEmbedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
   EmbModel *pModel;
-  int nDims;
+  int nDims, n;
+  const char *z;
   float *aOut;
-  double *aAcc;
   if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
   pModel = resolveModel(ctx, "embed", argc, argv, 2);
   if( pModel==0 ) return;
@@ -137,17 +128,19 @@ void embEmbedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     }
     nDims = (int)iDims;
   }
-  if( tokenizeArg(ctx, pModel, argv[0]) ) return;
+  if( sqlite3_value_type(argv[0])==SQLITE_BLOB ){
+    z = (const char*)sqlite3_value_blob(argv[0]);
+  }else{
+    z = (const char*)sqlite3_value_text(argv[0]);
+  }
+  n = sqlite3_value_bytes(argv[0]);
   aOut = sqlite3_malloc64(sizeof(float)*(size_t)nDims);
-  aAcc = sqlite3_malloc64(sizeof(double)*(size_t)nDims);
-  if( aOut==0 || aAcc==0 ){
+  if( aOut==0 || (z==0 && n>0)
+   || embEmbedText(pConn, pModel, z, (size_t)n, nDims, aOut) ){
     sqlite3_free(aOut);
-    sqlite3_free(aAcc);
     sqlite3_result_error_nomem(ctx);
     return;
   }
-  embPoolMean(pModel, pConn->tokens.aId, pConn->tokens.nId, nDims, aAcc, aOut);
-  sqlite3_free(aAcc);
   sqlite3_result_blob(ctx, aOut, (int)sizeof(float)*nDims, sqlite3_free);
 }
 

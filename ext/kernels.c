@@ -13,7 +13,9 @@
 ** reassociation is needed: each lane is its own running sum), and the lanes
 ** are added in double in a fixed order at the end, so every variant returns
 ** the same bits.  Hamming distance XORs 64-bit words and counts bits with
-** popcount.  embKernels() asks the CPU once which variant it can run.
+** popcount; xHammingMany (embed_index's scan) compares one code with many,
+** the code's word count a compile-time constant for 8- to 64-byte codes.
+** embKernels() asks the CPU once which variant it can run.
 */
 #include "kernels.h"
 
@@ -52,22 +54,71 @@ EMB_INLINE uint64_t hammingBody(const uint8_t *a, const uint8_t *b,
   return c0 + c1 + c2 + c3;
 }
 
+/* One code against many.  Word-sized codes of 1, 2, 4 or 8 words get a
+** loop with the word count fixed at compile time, the query in registers. */
+#define EMB_HAMMING_WORDS(W) do{                                       \
+  uint64_t qw[W];                                                      \
+  memcpy(qw, q, sizeof(qw));                                           \
+  for(r=0; r<nRow; r++, a+=nStride){                                   \
+    uint64_t x[W], c = 0;                                              \
+    int w;                                                             \
+    memcpy(x, a, sizeof(x));                                           \
+    for(w=0; w<W; w++) c += (uint64_t)__builtin_popcountll(x[w]^qw[w]); \
+    aOut[r] = (uint32_t)c;                                             \
+  }                                                                    \
+}while(0)
+
+EMB_INLINE void hammingManyBody(const uint8_t *q, const uint8_t *a,
+                                size_t nByte, size_t nStride, size_t nRow,
+                                uint32_t *aOut){
+  size_t r;
+  switch( nByte ){
+    case 8:  EMB_HAMMING_WORDS(1); break;
+    case 16: EMB_HAMMING_WORDS(2); break;
+    case 32: EMB_HAMMING_WORDS(4); break;
+    case 64: EMB_HAMMING_WORDS(8); break;
+    default:
+      for(r=0; r<nRow; r++, a+=nStride){
+        aOut[r] = (uint32_t)hammingBody(q, a, nByte);
+      }
+      break;
+  }
+}
+
+/* The EMB_LANES (16) float lanes as two GCC/Clang vectors of 8, lanes 0-7
+** and 8-15: the compiler keeps the six sums in registers (one ymm each
+** with AVX2) instead of going through arrays on the stack every step.
+** Each lane is still its own float running sum, so the answer is the same
+** on every target. */
+typedef float EmbLanes8 __attribute__((vector_size(32)));
+_Static_assert(EMB_LANES==16, "dot3Body() holds its lanes in two vectors of 8");
+
 EMB_INLINE void dot3Body(const uint8_t *a, const uint8_t *b, size_t n,
                          double *pAB, double *pAA, double *pBB){
-  float ab[EMB_LANES] = {0}, aa[EMB_LANES] = {0}, bb[EMB_LANES] = {0};
+  EmbLanes8 ab0 = {0}, ab1 = {0}, aa0 = {0}, aa1 = {0}, bb0 = {0}, bb1 = {0};
+  float ab[EMB_LANES], aa[EMB_LANES], bb[EMB_LANES];
   double sAB = 0.0, sAA = 0.0, sBB = 0.0;
   size_t i = 0;
   int j;
   for(; i+EMB_LANES<=n; i+=EMB_LANES){
-    float x[EMB_LANES], y[EMB_LANES];
-    memcpy(x, a + 4*i, sizeof(x));
-    memcpy(y, b + 4*i, sizeof(y));
-    for(j=0; j<EMB_LANES; j++){
-      ab[j] += x[j]*y[j];
-      aa[j] += x[j]*x[j];
-      bb[j] += y[j]*y[j];
-    }
+    EmbLanes8 x0, x1, y0, y1;
+    memcpy(&x0, a + 4*i, 32);
+    memcpy(&x1, a + 4*i + 32, 32);
+    memcpy(&y0, b + 4*i, 32);
+    memcpy(&y1, b + 4*i + 32, 32);
+    ab0 += x0*y0;
+    ab1 += x1*y1;
+    aa0 += x0*x0;
+    aa1 += x1*x1;
+    bb0 += y0*y0;
+    bb1 += y1*y1;
   }
+  memcpy(ab, &ab0, 32);
+  memcpy(ab+8, &ab1, 32);
+  memcpy(aa, &aa0, 32);
+  memcpy(aa+8, &aa1, 32);
+  memcpy(bb, &bb0, 32);
+  memcpy(bb+8, &bb1, 32);
   for(j=0; i<n; i++, j++){
     float x = embFloatAt(a, i), y = embFloatAt(b, i);
     ab[j] += x*y;
@@ -92,6 +143,11 @@ static void dot3Portable(const uint8_t *a, const uint8_t *b, size_t n,
                          double *pAB, double *pAA, double *pBB){
   dot3Body(a, b, n, pAB, pAA, pBB);
 }
+static void hammingManyPortable(const uint8_t *q, const uint8_t *a,
+                                size_t nByte, size_t nStride, size_t nRow,
+                                uint32_t *aOut){
+  hammingManyBody(q, a, nByte, nStride, nRow, aOut);
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 # define EMB_X86 1
@@ -104,6 +160,11 @@ static void dot3V2(const uint8_t *a, const uint8_t *b, size_t n,
                    double *pAB, double *pAA, double *pBB){
   dot3Body(a, b, n, pAB, pAA, pBB);
 }
+__attribute__((target("popcnt,sse4.2")))
+static void hammingManyV2(const uint8_t *q, const uint8_t *a, size_t nByte,
+                          size_t nStride, size_t nRow, uint32_t *aOut){
+  hammingManyBody(q, a, nByte, nStride, nRow, aOut);
+}
 __attribute__((target("avx2,popcnt")))
 static uint64_t hammingAvx2(const uint8_t *a, const uint8_t *b, size_t n){
   return hammingBody(a, b, n);
@@ -113,14 +174,21 @@ static void dot3Avx2(const uint8_t *a, const uint8_t *b, size_t n,
                      double *pAB, double *pAA, double *pBB){
   dot3Body(a, b, n, pAB, pAA, pBB);
 }
+__attribute__((target("avx2,popcnt")))
+static void hammingManyAvx2(const uint8_t *q, const uint8_t *a, size_t nByte,
+                            size_t nStride, size_t nRow, uint32_t *aOut){
+  hammingManyBody(q, a, nByte, nStride, nRow, aOut);
+}
 #else
 # define EMB_X86 0
 #endif
 
-static const EmbKernels kPortable = { "portable", hammingPortable, dot3Portable };
+static const EmbKernels kPortable = {
+  "portable", hammingPortable, dot3Portable, hammingManyPortable };
 #if EMB_X86
-static const EmbKernels kV2 = { "x86-64-v2", hammingV2, dot3V2 };
-static const EmbKernels kAvx2 = { "avx2", hammingAvx2, dot3Avx2 };
+static const EmbKernels kV2 = { "x86-64-v2", hammingV2, dot3V2, hammingManyV2 };
+static const EmbKernels kAvx2 = {
+  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2 };
 #endif
 
 /* Variants this CPU runs, best last.  Filled once; a race fills it twice

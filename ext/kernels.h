@@ -29,6 +29,13 @@ struct EmbKernels {
   ** elements, summed in float lanes and reduced in double. */
   void (*xDot3)(const uint8_t *a, const uint8_t *b, size_t n, double *pAB,
                 double *pAA, double *pBB);
+
+  /* Hamming distances from the code q[0..nByte) to nRow codes of nByte
+  ** bytes each, stored nStride bytes apart from a: aOut[i] is the distance
+  ** to a[i*nStride ..].  Fastest when nByte is a multiple of 8 (callers
+  ** can pad codes with zero bytes to get there). */
+  void (*xHammingMany)(const uint8_t *q, const uint8_t *a, size_t nByte,
+                       size_t nStride, size_t nRow, uint32_t *aOut);
 };
 
 /* The best variant for this CPU.  Thread-safe; the choice is made once. */

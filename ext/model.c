@@ -404,6 +404,141 @@ static int modelCheckRequired(EmbModel *p, char **pzErr){
   return 0;
 }
 
+/*
+** A U32 table zName of p with one dimension: present, and of exactly nWant
+** entries, or (nWant 0) of a power-of-two count from 1 to 2^31.  Returns
+** it, or NULL with *pzErr set (NULL for out of memory).
+*/
+static const EmbTensor *modelRequire1(const EmbModel *p, const char *zName,
+                                      int eType, uint64_t nWant,
+                                      char **pzErr){
+  const EmbTensor *pT = modelRequire(p, zName, eType, 0, pzErr);
+  char zShape[128];
+  if( pT==0 ) return 0;
+  if( pT->nDim!=1 || (nWant && pT->aShape[0]!=nWant) ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs [%llu]",
+                        p->zPath, zName,
+                        modelShape(zShape, sizeof(zShape), pT->aShape,
+                                   pT->nDim), LL(nWant ? nWant : 1));
+    return 0;
+  }
+  if( nWant==0 && (pT->aShape[0]==0 || pT->aShape[0]>((uint64_t)1<<31)
+                   || (pT->aShape[0] & (pT->aShape[0]-1))!=0) ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has %llu slots, which is not "
+                        "a power of two from 1 to 2^31", p->zPath, zName,
+                        LL(pT->aShape[0]));
+    return 0;
+  }
+  return pT;
+}
+
+/*
+** The metadata flag zKey of a BPE model: "0" or "1".  Returns it, or -1
+** with *pzErr set.
+*/
+static int modelFlag(const EmbModel *p, const char *zKey, char **pzErr){
+  const char *z = embModelMeta(p, zKey);
+  if( z && (strcmp(z, "0")==0 || strcmp(z, "1")==0) ) return z[0]-'0';
+  if( z==0 ){
+    *pzErr = embMprintf("model '%s' has no __metadata__.%s; it must be 0 or 1",
+                        p->zPath, zKey);
+  }else{
+    *pzErr = embMprintf("model '%s' has __metadata__.%s '%s'; it must be 0 "
+                        "or 1", p->zPath, zKey, z);
+  }
+  return -1;
+}
+
+/*
+** Check the tables and settings of the BPE tokenizer kinds (FORMAT.md,
+** "BPE tokenizers") and set p->bpe.  Only shapes and a few metadata
+** values: nothing proportional to the vocabulary.  Returns 0, or 1 with
+** *pzErr set (NULL for out of memory).
+*/
+static int modelCheckBpe(EmbModel *p, char **pzErr){
+  EmbBpe *b = &p->bpe;
+  const EmbTensor *pT;
+  const char *z;
+  char zShape[128];
+
+  pT = modelRequire(p, EMB_T_BPE_MERGES, EMB_DT_U32, 0, pzErr);
+  if( pT==0 ) return 1;
+  if( pT->nDim!=2 || pT->aShape[1]!=4 || pT->aShape[0]==0
+   || pT->aShape[0]>((uint64_t)1<<31)
+   || (pT->aShape[0] & (pT->aShape[0]-1))!=0 ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
+                        "[slots, 4], slots a power of two from 1 to 2^31",
+                        p->zPath, pT->zName,
+                        modelShape(zShape, sizeof(zShape), pT->aShape,
+                                   pT->nDim));
+    return 1;
+  }
+  b->aMerge = pT->a;
+  b->nMergeSlot = (uint32_t)pT->aShape[0];
+
+  pT = modelRequire1(p, EMB_T_BPE_BYTES, EMB_DT_U32, 256, pzErr);
+  if( pT==0 ) return 1;
+  b->aByte = pT->a;
+
+  pT = modelRequire1(p, EMB_T_BPE_ADDED, EMB_DT_U32, 0, pzErr);
+  if( pT==0 ) return 1;
+  b->aAdded = pT->a;
+  b->nAddedSlot = (uint32_t)pT->aShape[0];
+
+  pT = modelRequire(p, EMB_T_BPE_ADDED_LEN, EMB_DT_U32, 0, pzErr);
+  if( pT==0 ) return 1;
+  if( pT->nDim!=1 || pT->aShape[0]>EMB_BPE_MAX_ADDED_LENS ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
+                        "[k], k from 0 to %d", p->zPath, pT->zName,
+                        modelShape(zShape, sizeof(zShape), pT->aShape,
+                                   pT->nDim), EMB_BPE_MAX_ADDED_LENS);
+    return 1;
+  }
+  b->aAddedLen = pT->a;
+  b->nAddedLen = (int)pT->aShape[0];
+
+  pT = modelRequire1(p, EMB_T_BPE_ADDED_1ST, EMB_DT_U8, 256, pzErr);
+  if( pT==0 ) return 1;
+  b->aAddedFirst = pT->a;
+
+  z = embModelMeta(p, "bpe.unk_id");
+  if( z==0 ){
+    *pzErr = embMprintf("model '%s' has no __metadata__.bpe.unk_id",
+                        p->zPath);
+    return 1;
+  }
+  if( strcmp(z, "none")==0 ){
+    b->iUnk = -1;
+  }else{
+    int64_t v = strcmp(z, "0")==0 ? 0 : modelDecimal(z, p->nVocab-1);
+    if( v<0 ){
+      *pzErr = embMprintf("model '%s' has __metadata__.bpe.unk_id '%s'; it "
+                          "must be 'none' or an id below %d", p->zPath, z,
+                          p->nVocab);
+      return 1;
+    }
+    b->iUnk = (int)v;
+  }
+  if( (b->bFuseUnk = modelFlag(p, "bpe.fuse_unk", pzErr))<0 ) return 1;
+  if( (b->bByteFallback = modelFlag(p, "bpe.byte_fallback", pzErr))<0 ){
+    return 1;
+  }
+  if( (b->bIgnoreMerges = modelFlag(p, "bpe.ignore_merges", pzErr))<0 ){
+    return 1;
+  }
+  b->iMeta = -1;
+  if( p->eTokenizer==EMB_TOK_METASPACE ){
+    int c;
+    if( (b->bSplit = modelFlag(p, "bpe.split", pzErr))<0 ) return 1;
+    b->iMeta = embModelLookup(p, "\xE2\x96\x81", 3);    /* U+2581 */
+    for(c=0; c<128; c++){
+      char zChar = (char)c;
+      b->aAscii[c] = embModelLookup(p, &zChar, 1);
+    }
+  }
+  return 0;
+}
+
 int embModelOpenBuffer(const uint8_t *a, uint64_t n, const char *zLabel,
                        EmbModel **ppOut, char **pzErr){
   EmbStHeader h;
@@ -467,6 +602,8 @@ int embModelOpenBuffer(const uint8_t *a, uint64_t n, const char *zLabel,
   if( modelCheckMeta(p, h.hasMeta, &zErr) ) goto open_done;
   if( modelCheckTensors(p, &h, 8+nHeader, &zErr) ) goto open_done;
   if( modelCheckRequired(p, &zErr) ) goto open_done;
+  if( (p->eTokenizer==EMB_TOK_METASPACE || p->eTokenizer==EMB_TOK_BYTELEVEL)
+   && modelCheckBpe(p, &zErr) ) goto open_done;
   rc = 0;
 
 open_done:

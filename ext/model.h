@@ -43,6 +43,35 @@ struct EmbTensor {
   uint64_t nByte;
 };
 
+/*
+** The tables of the BPE tokenizer kinds, in the mapping (models/FORMAT.md,
+** "BPE tokenizers"); all zero for the word tokenizer.  U32 tables are read
+** with embU32At().  The loader checks their shapes; ids read from them are
+** checked against nVocab at use.
+*/
+typedef struct EmbBpe EmbBpe;
+struct EmbBpe {
+  const uint8_t *aMerge;       /* bpe.merges: nMergeSlot x (left, right,
+                               ** merged, rank) */
+  uint32_t nMergeSlot;         /* a power of two */
+  const uint8_t *aByte;        /* bpe.bytes: U32[256], id of byte b's token */
+  const uint8_t *aAdded;       /* bpe.added: U32[nAddedSlot], id+1 or 0 */
+  uint32_t nAddedSlot;         /* a power of two */
+  const uint8_t *aAddedLen;    /* bpe.added_lens: U32[nAddedLen] */
+  int nAddedLen;
+  const uint8_t *aAddedFirst;  /* bpe.added_first: U8[256] */
+  int iUnk;                    /* the unknown token's id, or -1 */
+  int bFuseUnk;                /* consecutive unknown characters: one unk */
+  int bByteFallback;           /* unknown characters as <0xNN> tokens */
+  int bIgnoreMerges;           /* a piece found whole is one token */
+  int bSplit;                  /* metaspace: text may be cut before each
+                               ** U+2581 that follows another character */
+  int iMeta;                   /* metaspace: the id of U+2581, or -1 */
+  int aAscii[128];             /* metaspace: the id of each ASCII
+                               ** character's token, or -1 (filled at open:
+                               ** 128 lookups) */
+};
+
 typedef struct EmbModel EmbModel;
 struct EmbModel {
   char *zPath;                 /* the path it was opened from, or a label */
@@ -64,6 +93,7 @@ struct EmbModel {
   int nTensor;
   EmbTensor *aTensor;          /* every tensor in the file but _pad.* */
   int64_t loadUs;              /* microseconds spent opening it */
+  EmbBpe bpe;                  /* the BPE kinds' tables */
 
   /* Counters, updated with atomic adds by any thread */
   int64_t nCall;               /* embed() calls */

@@ -43,7 +43,11 @@ int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p){
   switch( pModel->eTokenizer ){
     case EMB_TOK_WORD:
       return embTokenizeWord(pModel, z, n, p);
+    case EMB_TOK_METASPACE:
+      return embTokenizeMetaspace(pModel, z, n, p);
+    case EMB_TOK_BYTELEVEL:
+      return embTokenizeByteLevel(pModel, z, n, p);
     default:
-      return -2;   /* kinds added in later slices; the loader refuses them */
+      return -1;   /* the loader refuses other kinds */
   }
 }

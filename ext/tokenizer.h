@@ -50,5 +50,9 @@ int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p);
 /* The tokenizer kinds (ext/tokenizer/...) */
 int embTokenizeWord(const EmbModel *pModel, const char *z, size_t n,
                     EmbTokens *p);
+int embTokenizeMetaspace(const EmbModel *pModel, const char *z, size_t n,
+                         EmbTokens *p);
+int embTokenizeByteLevel(const EmbModel *pModel, const char *z, size_t n,
+                         EmbTokens *p);
 
 #endif /* EMB_TOKENIZER_H */

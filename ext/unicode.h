@@ -2,7 +2,8 @@
 ** unicode.h: UTF-8 decoding and repair, character classes, lower case.
 **
 ** No SQLite types; embUtf8Repair allocates with embMalloc (alloc.h).
-** The tables are Unicode 14.0.0 (ext/unicode_tab.h, generated).
+** The tables are Unicode 16.0.0 (ext/unicode_tab.h, generated), the version
+** of the regex engine inside Hugging Face's tokenizers (see gen_unicode.py).
 */
 #ifndef EMB_UNICODE_H
 #define EMB_UNICODE_H

@@ -59,5 +59,12 @@ expect 1 "trunc.emb.*truncated" -- "$conv" info "$tmp/trunc.emb"
 expect 1 "is not a sqlite-embed model" -- "$conv" info "$fix"
 expect 1 "No such file" -- "$conv" info "$tmp/none.emb"
 
+# wordllama: usage errors, and a clear error for missing inputs (the
+# details are in unit_wordllama)
+expect 2 "needs WEIGHTS.safetensors and TOKENIZER.json" -- "$conv" wordllama
+expect 2 "-o OUT.emb is missing" -- "$conv" wordllama "$tmp/w.st" "$tmp/t.json"
+expect 2 "--dims needs a count" -- "$conv" wordllama "$tmp/w.st" "$tmp/t.json" -o "$tmp/x.emb" --dims 0
+expect 1 "t.json': cannot open" -- "$conv" wordllama "$tmp/w.st" "$tmp/t.json" -o "$tmp/x.emb"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

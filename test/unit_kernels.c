@@ -122,6 +122,31 @@ static void testVariantsAgree(void){
   }
 }
 
+/* xHammingMany() against xHamming() row by row: every code length up to
+** 72 bytes (the fixed-word paths and the generic one), strides with slack,
+** and a misaligned start. */
+static void testHammingMany(void){
+  const EmbKernels *const *aK;
+  int nK = embKernelsAll(&aK), k;
+  static uint8_t a[1 + 9*80], q[80];
+  uint32_t aOut[9];
+  size_t nByte, i, r;
+  for(i=0; i<sizeof(a); i++) a[i] = (uint8_t)rng();
+  for(i=0; i<sizeof(q); i++) q[i] = (uint8_t)rng();
+  for(nByte=1; nByte<=72; nByte++){
+    size_t nStride = nByte + (nByte%3)*4;
+    const uint8_t *aRows = a + (nByte%2);
+    for(k=0; k<nK; k++){
+      int ok = 1;
+      aK[k]->xHammingMany(q, aRows, nByte, nStride, 9, aOut);
+      for(r=0; r<9; r++){
+        ok &= aOut[r]==aK[0]->xHamming(q, aRows + r*nStride, nByte);
+      }
+      CHECK(ok, "%s: %zu-byte codes, stride %zu", aK[k]->zName, nByte, nStride);
+    }
+  }
+}
+
 static void testNonFinite(void){
   float x[5] = { 1, 2, 3, 4, 5 };
   uint8_t a[20];
@@ -143,6 +168,7 @@ int main(void){
   testHammingKnown();
   testDotKnown();
   testVariantsAgree();
+  testHammingMany();
   testNonFinite();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;

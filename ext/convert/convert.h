@@ -34,6 +34,12 @@ struct EmbGloveOptions {
 #define EMB_GLOVE_PC         1
 #define EMB_GLOVE_PC_WORDS   0   /* 0: every word */
 
+/* Options of "embed-convert wordllama" */
+typedef struct EmbWordllamaOptions EmbWordllamaOptions;
+struct EmbWordllamaOptions {
+  int nDims;            /* keep the first nDims columns; 0: all */
+};
+
 /* What a conversion did, for the summary line */
 typedef struct EmbConvertStats EmbConvertStats;
 struct EmbConvertStats {
@@ -41,6 +47,8 @@ struct EmbConvertStats {
   int nDims;            /* row length */
   uint64_t nByte;       /* size of the file written */
   double pcShare;       /* fraction of the rows' energy in the removed PCs */
+  int64_t nMerge;       /* BPE merges written (wordllama) */
+  int eTokenizer;       /* EMB_TOK_* written (wordllama) */
 };
 
 /*
@@ -52,6 +60,20 @@ struct EmbConvertStats {
 int embGloveWink(const char *zIn, const char *zOut,
                  const EmbGloveOptions *pOpt, EmbProgressFn xProg,
                  void *pProgArg, EmbConvertStats *pStats, char **pzErr);
+
+/*
+** Convert WordLlama's weights (zWeights, safetensors, tensor
+** "embedding.weight") and tokenizer (zTokenizer, a Hugging Face
+** tokenizer.json with a BPE model) to the model file zOut.  Errors name the
+** file and what is wrong with it; a tokenizer.json feature that changes
+** the ids and that sqlite-embed does not implement is refused with
+** "unsupported tokenizer feature: <what>".  xProg and pStats as for
+** embGloveWink().
+*/
+int embWordllama(const char *zWeights, const char *zTokenizer,
+                 const char *zOut, const EmbWordllamaOptions *pOpt,
+                 EmbProgressFn xProg, void *pProgArg,
+                 EmbConvertStats *pStats, char **pzErr);
 
 /*
 ** Open zPath with the loader (embModelAcquire(), so it is checked exactly

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "model.h"
 #include "convert/convert.h"
 
 #define EXIT_USAGE 2
@@ -55,6 +56,13 @@ static void usage(FILE *f){
   "      --pc N          remove N common components, 0 to 8 (default %d)\n"
   "      --pc-words N    compute them from the N most frequent words\n"
   "                      (default %d; 0 means every word)\n"
+  "\n"
+  "  embed-convert wordllama WEIGHTS.safetensors TOKENIZER.json -o OUT.emb\n"
+  "                [--dims N]\n"
+  "      convert a WordLlama model: its tensor embedding.weight (F16, F32 or\n"
+  "      BF16; stored as F16) and its Hugging Face tokenizer.json (BPE,\n"
+  "      Llama-2 metaspace or Llama-3 byte-level)\n"
+  "      --dims N        keep the first N dims (Matryoshka truncation)\n"
   "\n"
   "  embed-convert info MODEL.emb\n"
   "      check a model file as the extension does and list what it holds\n"
@@ -225,6 +233,62 @@ static int cmdGloveWink(int argc, char **argv){
   return 0;
 }
 
+static int cmdWordllama(int argc, char **argv){
+  EmbWordllamaOptions opt;
+  EmbConvertStats stats;
+  Progress prog;
+  const char *azIn[2] = {0, 0};
+  const char *zOut = 0;
+  char *zErr = 0;
+  int i, nIn = 0;
+  double t0;
+
+  memset(&opt, 0, sizeof(opt));
+  for(i=0; i<argc; i++){
+    const char *z = argv[i];
+    if( strcmp(z, "-o")==0 ){
+      if( i+1>=argc ) return usageError("%s needs a file name", z);
+      zOut = argv[++i];
+    }else if( strcmp(z, "--dims")==0 ){
+      if( i+1>=argc || !parseInt(argv[i+1], 1, 65536, &opt.nDims) ){
+        return usageError("--dims needs a count from 1 to 65536");
+      }
+      i++;
+    }else if( z[0]=='-' && z[1]!=0 ){
+      return usageError("wordllama: unknown option '%s'", z);
+    }else if( nIn<2 ){
+      azIn[nIn++] = z;
+    }else{
+      return usageError("wordllama: unexpected argument '%s'", z);
+    }
+  }
+  if( nIn<2 ){
+    return usageError("wordllama: needs WEIGHTS.safetensors and "
+                      "TOKENIZER.json");
+  }
+  if( zOut==0 ) return usageError("wordllama: -o OUT.emb is missing");
+
+  memset(&prog, 0, sizeof(prog));
+  memset(&stats, 0, sizeof(stats));
+  prog.isTty = isatty(2);
+  t0 = nowSeconds();
+  if( embWordllama(azIn[0], azIn[1], zOut, &opt, progressShow, &prog, &stats,
+                   &zErr) ){
+    progressEnd(&prog);
+    printError(zErr);
+    return 1;
+  }
+  progressEnd(&prog);
+  fprintf(stderr, "embed-convert: wrote '%s': %lld tokens x %d dims (F16), "
+          "tokenizer %s with %lld merges, %llu bytes, in %.1f s\n", zOut,
+          (long long)stats.nVocab, stats.nDims,
+          stats.eTokenizer==EMB_TOK_METASPACE ? "bpe-metaspace"
+                                              : "bpe-bytelevel",
+          (long long)stats.nMerge, (unsigned long long)stats.nByte,
+          nowSeconds()-t0);
+  return 0;
+}
+
 static int cmdInfo(int argc, char **argv){
   char *zErr = 0;
   if( argc!=1 || argv[0][0]=='-' ){
@@ -249,6 +313,7 @@ int main(int argc, char **argv){
     return 0;
   }
   if( strcmp(argv[1], "glove-wink")==0 ) return cmdGloveWink(argc-2, argv+2);
+  if( strcmp(argv[1], "wordllama")==0 ) return cmdWordllama(argc-2, argv+2);
   if( strcmp(argv[1], "info")==0 ) return cmdInfo(argc-2, argv+2);
   fprintf(stderr, "embed-convert: unknown command '%s'\n\n", argv[1]);
   usage(stderr);

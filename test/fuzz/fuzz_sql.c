@@ -32,6 +32,20 @@ static const char *azSql[] = {
   "SELECT hamming(bquant(embed(?1)), bquant(?2))",
   "SELECT embed_json(embed(?1, ?2))",
   "SELECT name, dims, calls FROM embed_models WHERE name=?1",
+  /* embed_index: fi embeds with the model, fn takes 8-dim vectors; rowids
+  ** are kept below 64 so that the tables stay small */
+  "INSERT OR REPLACE INTO fi(rowid, content, vector) "
+    "VALUES (coalesce(abs(?1) % 64, 0), ?2, ?3)",
+  "INSERT OR REPLACE INTO fn(rowid, vector) "
+    "VALUES (coalesce(abs(?1) % 64, 0), ?2)",
+  "UPDATE fi SET content = ?2, vector = ?3 WHERE rowid = ?1",
+  "UPDATE OR REPLACE fn SET rowid = ?1 % 64, vector = ?2 WHERE rowid = ?3",
+  "DELETE FROM fi WHERE rowid = ?1",
+  "SELECT rowid, distance, content FROM fi WHERE fi MATCH ?1 AND k = ?2",
+  "SELECT rowid, distance FROM fi WHERE fi MATCH ?1 AND k = ?2 "
+    "AND distance < ?3",
+  "SELECT rowid, vector FROM fn WHERE fn MATCH ?1 AND k = ?2 "
+    "AND rowid IN (?3, 1, 2, 3)",
 };
 
 static sqlite3 *db = 0;
@@ -70,6 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *aData, size_t nData){
                            zModel ? zModel : "build/test/mini.emb");
     if( sqlite3_exec(db, zSql, 0, 0, 0)!=SQLITE_OK ) abort();
     sqlite3_free(zSql);
+    if( sqlite3_exec(db, "CREATE VIRTUAL TABLE fi USING embed_index();"
+                         "CREATE VIRTUAL TABLE fn USING embed_index(dims=8, "
+                         "quant=none)", 0, 0, 0)!=SQLITE_OK ){
+      abort();
+    }
   }
   if( nData<4 ) return 0;
   iSql = aData[0] % (sizeof(azSql)/sizeof(azSql[0]));
