@@ -44,22 +44,27 @@ void embConnUnref(void *pArg){
   sqlite3_free(p);
 }
 
-EmbModel *embConnFind(EmbConn *p, const char *zName){
+EmbConnModel *embConnFindEntry(EmbConn *p, const char *zName){
   EmbConnModel *pEntry;
   for(pEntry=p->pList; pEntry; pEntry=pEntry->pNext){
-    if( strcmp(pEntry->zName, zName)==0 ) return pEntry->pModel;
+    if( strcmp(pEntry->zName, zName)==0 ) return pEntry;
   }
   return 0;
 }
 
+EmbModel *embConnFind(EmbConn *p, const char *zName){
+  EmbConnModel *pEntry = embConnFindEntry(p, zName);
+  return pEntry ? pEntry->pModel : 0;
+}
+
 int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel){
   EmbConnModel *pEntry;
-  for(pEntry=p->pList; pEntry; pEntry=pEntry->pNext){
-    if( strcmp(pEntry->zName, zName)==0 ){
-      embModelRelease(pEntry->pModel);
-      pEntry->pModel = pModel;
-      return SQLITE_OK;
-    }
+  pEntry = embConnFindEntry(p, zName);
+  if( pEntry ){
+    embModelRelease(pEntry->pModel);
+    pEntry->pModel = pModel;
+    embMetricsLoad(pEntry->pSeries, pModel->loadUs*1000);
+    return SQLITE_OK;
   }
   pEntry = sqlite3_malloc64(sizeof(*pEntry));
   if( pEntry ) pEntry->zName = sqlite3_mprintf("%s", zName);
@@ -69,6 +74,8 @@ int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel){
     return SQLITE_NOMEM;
   }
   pEntry->pModel = pModel;
+  pEntry->pSeries = embMetricsSeries(EMB_SERIES_MODEL, zName);
+  embMetricsLoad(pEntry->pSeries, pModel->loadUs*1000);
   pEntry->pNext = p->pList;
   p->pList = pEntry;
   return SQLITE_OK;

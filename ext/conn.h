@@ -12,6 +12,7 @@
 #define EMB_CONN_H
 
 #include "sqlite3ext.h"
+#include "metrics.h"
 #include "model.h"
 #include "tokenizer.h"
 
@@ -19,6 +20,7 @@ typedef struct EmbConnModel EmbConnModel;
 struct EmbConnModel {
   char *zName;
   EmbModel *pModel;          /* a reference owned by this entry */
+  EmbSeries *pSeries;        /* embed_metrics() counters for this name */
   EmbConnModel *pNext;
 };
 
@@ -39,6 +41,9 @@ void embConnUnref(void *p);
 
 /* The model registered as zName, or NULL.  No reference is added. */
 EmbModel *embConnFind(EmbConn *p, const char *zName);
+
+/* The entry registered as zName (its model and metrics), or NULL. */
+EmbConnModel *embConnFindEntry(EmbConn *p, const char *zName);
 
 /* Register pModel as zName, replacing any model of that name.  Takes over
 ** the caller's reference to pModel (released here on failure).  Returns

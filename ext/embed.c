@@ -21,6 +21,7 @@ SQLITE_EXTENSION_INIT1
 #include "func.h"
 #include "func_embed.h"
 #include "models_vtab.h"
+#include "split.h"
 #include "index.h"
 
 #include <stddef.h>
@@ -60,6 +61,8 @@ static const struct {
   { "embed_tokens", 1, EMB_PURE|EMB_SUBTYPE, EMB_CONN, embTokensFunc  },
   { "embed_tokens", 2, EMB_PURE|EMB_SUBTYPE, EMB_CONN, embTokensFunc  },
   { "embed_load",   2, SQLITE_UTF8|SQLITE_DIRECTONLY, EMB_CONN, embLoadFunc },
+  /* Process-wide counters: not deterministic, but harmless anywhere. */
+  { "embed_metrics", 0, SQLITE_UTF8|SQLITE_INNOCUOUS, 0,   embMetricsFunc },
 };
 
 int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
@@ -86,6 +89,7 @@ int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
   }
   if( rc==SQLITE_OK ) rc = embModelsVtabRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = embIndexRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = embSplitRegister(db, pConn);
   embConnUnref(pConn);   /* the registrations hold their own references */
   return rc;
 }

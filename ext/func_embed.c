@@ -7,39 +7,61 @@
 **     SELECT embed(body, NULL, 'wl') FROM notes;    -- a model by name
 **     SELECT embed_tokens('the cat');               -- '[0,5912]'
 **     SELECT embed_load('wl', 'models/wl.emb');     -- 'wl'
+**     SELECT embed_metrics();                       -- Prometheus text
 **
 ** HOW IT WORKS
 ** The text is made valid UTF-8 (each maximal invalid subpart becomes
 ** U+FFFD), tokenized into the connection's reusable token buffer, and the
 ** rows of its tokens mean-pooled (pool.c).  The model is found once per
 ** statement: a constant model-name argument caches its model, with a
-** reference, as auxiliary data; the default model is a pointer away.
+** reference, as auxiliary data; the default model is a pointer away.  Each
+** call is timed and counted into the name's embed_metrics() series with a
+** few relaxed atomic adds (metrics.c).
 */
 #include "func_embed.h"
 #include "conn.h"
+#include "metrics.h"
 #include "tokenizer.h"
 
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
 
+/* A resolved model-name argument: the model and its metrics series. */
+typedef struct EmbUse EmbUse;
+struct EmbUse {
+  EmbModel *pModel;
+  EmbSeries *pSeries;
+};
+
+/* Destructor of an EmbUse cached as auxiliary data: it holds a reference. */
+static void useFree(void *p){
+  EmbUse *pUse = (EmbUse*)p;
+  embModelRelease(pUse->pModel);
+  sqlite3_free(pUse);
+}
+
 /*
 ** Find the model for a call of zFunc whose model-name argument is argv[iArg]
-** (iArg >= argc: the default).  Returns the model (no reference for the
-** caller) or NULL after setting the error.
+** (iArg >= argc: the default).  Returns SQLITE_OK and fills *pUse (no
+** reference for the caller), or an error code after setting the result (an
+** unknown name counts as an error of that name in embed_metrics()).
 */
-static EmbModel *resolveModel(sqlite3_context *ctx, const char *zFunc,
-                              int argc, sqlite3_value **argv, int iArg){
+static int resolveModel(sqlite3_context *ctx, const char *zFunc, int argc,
+                        sqlite3_value **argv, int iArg, EmbUse *pUse){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
   const char *zName = "default";
-  EmbModel *pModel;
+  EmbConnModel *pEntry;
   if( iArg<argc ){
     int eType = sqlite3_value_type(argv[iArg]);
-    pModel = (EmbModel*)sqlite3_get_auxdata(ctx, iArg);
-    if( pModel ) return pModel;
+    EmbUse *pCached = (EmbUse*)sqlite3_get_auxdata(ctx, iArg);
+    if( pCached ){
+      *pUse = *pCached;
+      return SQLITE_OK;
+    }
     if( eType==SQLITE_TEXT ){
       zName = (const char*)sqlite3_value_text(argv[iArg]);
-      if( zName==0 ){ sqlite3_result_error_nomem(ctx); return 0; }
+      if( zName==0 ){ sqlite3_result_error_nomem(ctx); return SQLITE_NOMEM; }
     }else if( eType!=SQLITE_NULL ){
       char *zErr = sqlite3_mprintf("%s(): the model must be given by name "
                                    "(text), not %s", zFunc,
@@ -47,11 +69,11 @@ static EmbModel *resolveModel(sqlite3_context *ctx, const char *zFunc,
                                    eType==SQLITE_FLOAT ? "a real" : "a blob");
       sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
       sqlite3_free(zErr);
-      return 0;
+      return SQLITE_ERROR;
     }
   }
-  pModel = embConnFind(pConn, zName);
-  if( pModel==0 ){
+  pEntry = embConnFindEntry(pConn, zName);
+  if( pEntry==0 ){
     char *zWhy = embConnMissingModel(pConn, zName);
     char *zErr = zWhy ? sqlite3_mprintf("%s(): %s", zFunc, zWhy) : 0;
     if( zErr ){
@@ -61,99 +83,102 @@ static EmbModel *resolveModel(sqlite3_context *ctx, const char *zFunc,
     }
     sqlite3_free(zErr);
     sqlite3_free(zWhy);
-    return 0;
+    embMetricsError(embMetricsSeries(EMB_SERIES_MODEL, zName));
+    return SQLITE_ERROR;
   }
+  pUse->pModel = pEntry->pModel;
+  pUse->pSeries = pEntry->pSeries;
   if( iArg<argc ){
     /* Cache with a reference of its own, dropped when SQLite discards it
     ** (the statement ends, or the argument changes). */
-    embModelRetain(pModel);
-    sqlite3_set_auxdata(ctx, iArg, pModel, (void(*)(void*))embModelRelease);
-  }
-  return pModel;
-}
-
-/*
-** Tokenize pText with pModel into the connection's token buffer.  Returns
-** SQLITE_OK, or an error code after setting the result.
-*/
-static int tokenizeArg(sqlite3_context *ctx, EmbModel *pModel,
-                       sqlite3_value *pText){
-  EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
-  const char *z;
-  if( sqlite3_value_type(pText)==SQLITE_BLOB ){
-    z = (const char*)sqlite3_value_blob(pText);
-  }else{
-    z = (const char*)sqlite3_value_text(pText);
-  }
-  if( z==0 && sqlite3_value_bytes(pText)>0 ){
-    sqlite3_result_error_nomem(ctx);
-    return SQLITE_NOMEM;
-  }
-  if( embConnTokenize(pConn, pModel, z, (size_t)sqlite3_value_bytes(pText)) ){
-    sqlite3_result_error_nomem(ctx);
-    return SQLITE_NOMEM;
+    EmbUse *pCached = sqlite3_malloc64(sizeof(*pCached));
+    if( pCached ){
+      *pCached = *pUse;
+      embModelRetain(pCached->pModel);
+      sqlite3_set_auxdata(ctx, iArg, pCached, useFree);
+    }
   }
   return SQLITE_OK;
+}
+
+/* The bytes of a text argument (a BLOB is read as UTF-8). */
+static const char *textArg(sqlite3_value *pText){
+  if( sqlite3_value_type(pText)==SQLITE_BLOB ){
+    return (const char*)sqlite3_value_blob(pText);
+  }
+  return (const char*)sqlite3_value_text(pText);
+}
+
+/* Set an error that names the call's model in embed_metrics(). */
+static void resultError(sqlite3_context *ctx, EmbSeries *pSeries, char *zErr){
+  if( zErr ){
+    sqlite3_result_error(ctx, zErr, -1);
+    sqlite3_free(zErr);
+  }else{
+    sqlite3_result_error_nomem(ctx);
+  }
+  embMetricsError(pSeries);
 }
 
 /* embed(text [, dims [, model]]) -> float32 BLOB */
 void embEmbedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
-  EmbModel *pModel;
+  int64_t t0;
+  EmbUse use;
   int nDims, n;
   const char *z;
   float *aOut;
   if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  pModel = resolveModel(ctx, "embed", argc, argv, 2);
-  if( pModel==0 ) return;
-  nDims = pModel->nDims;
+  t0 = embMetricsNow();
+  if( resolveModel(ctx, "embed", argc, argv, 2, &use) ) return;
+  nDims = use.pModel->nDims;
   if( argc>=2 && sqlite3_value_type(argv[1])!=SQLITE_NULL ){
     sqlite3_int64 iDims;
     if( sqlite3_value_type(argv[1])!=SQLITE_INTEGER ){
-      char *zErr = sqlite3_mprintf("embed(): dims must be an integer from 1 "
-                                   "to %d, not '%q'", pModel->nDims,
-                                   (const char*)sqlite3_value_text(argv[1]));
-      sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
-      sqlite3_free(zErr);
+      resultError(ctx, use.pSeries, sqlite3_mprintf(
+          "embed(): dims must be an integer from 1 to %d, not '%q'",
+          use.pModel->nDims, (const char*)sqlite3_value_text(argv[1])));
       return;
     }
     iDims = sqlite3_value_int64(argv[1]);
-    if( iDims<1 || iDims>pModel->nDims ){
-      char *zErr = sqlite3_mprintf("embed(): dims must be from 1 to %d (the "
-                                   "model's dims), not %lld", pModel->nDims,
-                                   iDims);
-      sqlite3_result_error(ctx, zErr ? zErr : "out of memory", -1);
-      sqlite3_free(zErr);
+    if( iDims<1 || iDims>use.pModel->nDims ){
+      resultError(ctx, use.pSeries, sqlite3_mprintf(
+          "embed(): dims must be from 1 to %d (the model's dims), not %lld",
+          use.pModel->nDims, iDims));
       return;
     }
     nDims = (int)iDims;
   }
-  if( sqlite3_value_type(argv[0])==SQLITE_BLOB ){
-    z = (const char*)sqlite3_value_blob(argv[0]);
-  }else{
-    z = (const char*)sqlite3_value_text(argv[0]);
-  }
+  z = textArg(argv[0]);
   n = sqlite3_value_bytes(argv[0]);
   aOut = sqlite3_malloc64(sizeof(float)*(size_t)nDims);
   if( aOut==0 || (z==0 && n>0)
-   || embEmbedText(pConn, pModel, z, (size_t)n, nDims, aOut) ){
+   || embEmbedText(pConn, use.pModel, z, (size_t)n, nDims, aOut) ){
     sqlite3_free(aOut);
-    sqlite3_result_error_nomem(ctx);
+    resultError(ctx, use.pSeries, 0);
     return;
   }
   sqlite3_result_blob(ctx, aOut, (int)sizeof(float)*nDims, sqlite3_free);
+  embMetricsEmbed(use.pSeries, pConn->tokens.nId, n, embMetricsNow() - t0);
 }
 
 /* embed_tokens(text [, model]) -> JSON array of token ids */
 void embTokensFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
-  EmbModel *pModel;
+  int64_t t0;
+  EmbUse use;
   sqlite3_str *pStr;
-  int i, rc;
+  const char *z;
+  int i, n, rc;
   if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return;
-  pModel = resolveModel(ctx, "embed_tokens", argc, argv, 1);
-  if( pModel==0 ) return;
-  if( tokenizeArg(ctx, pModel, argv[0]) ) return;
+  t0 = embMetricsNow();
+  if( resolveModel(ctx, "embed_tokens", argc, argv, 1, &use) ) return;
+  z = textArg(argv[0]);
+  n = sqlite3_value_bytes(argv[0]);
+  if( (z==0 && n>0) || embConnTokenize(pConn, use.pModel, z, (size_t)n) ){
+    resultError(ctx, use.pSeries, 0);
+    return;
+  }
   pStr = sqlite3_str_new(sqlite3_context_db_handle(ctx));
   sqlite3_str_appendchar(pStr, 1, '[');
   for(i=0; i<pConn->tokens.nId; i++){
@@ -165,11 +190,24 @@ void embTokensFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     sqlite3_free(sqlite3_str_finish(pStr));
     if( rc==SQLITE_TOOBIG ) sqlite3_result_error_toobig(ctx);
     else sqlite3_result_error_nomem(ctx);
+    embMetricsError(use.pSeries);
     return;
   }
   i = sqlite3_str_length(pStr);
   sqlite3_result_text(ctx, sqlite3_str_finish(pStr), i, sqlite3_free);
   sqlite3_result_subtype(ctx, 'J');
+  embMetricsEmbed(use.pSeries, pConn->tokens.nId, n, embMetricsNow() - t0);
+}
+
+/* embed_metrics() -> the Prometheus text exposition of this process. */
+void embMetricsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
+  char *z = embMetricsText();
+  (void)argc; (void)argv;
+  if( z==0 ){
+    sqlite3_result_error_nomem(ctx);
+    return;
+  }
+  sqlite3_result_text(ctx, z, -1, sqlite3_free);
 }
 
 /* embed_load(name, path) -> name.  Opens a file: SQLITE_DIRECTONLY. */

@@ -10,5 +10,6 @@
 void embEmbedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void embTokensFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
+void embMetricsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv);
 
 #endif /* EMB_FUNC_EMBED_H */

@@ -45,6 +45,9 @@
 ** broken by rowid.  A vector of zero norm (say, text with no known word)
 ** has no direction: as a row or as a query it matches nothing.
 **
+** Metrics.  Each top-k query counts into embed_metrics()'s series for
+** "schema.table" (embed_index_queries_total, embed_index_query_seconds).
+**
 ** Consistency.  The first query builds the cache from the shadow tables;
 ** this connection's writes then keep it up to date.  Each query compares
 ** the cache's generation with NAME_config's, so a commit from another
@@ -58,6 +61,7 @@
 #include "index.h"
 #include "conn.h"
 #include "kernels.h"
+#include "metrics.h"
 #include "vector.h"
 
 #include <math.h>
@@ -149,6 +153,8 @@ struct index_vtab {
   int bStoreContent;
   IndexCache *pCache;        /* NULL until a query builds it */
   int bGenBumped;            /* this transaction bumped the generation */
+  EmbSeries *pSeries;        /* embed_metrics() counters, "schema.table";
+                             ** NULL until the first query */
   sqlite3_stmt *aStmt[INDEX_NSTMT];
 };
 
@@ -1504,6 +1510,7 @@ static int indexRename(sqlite3_vtab *pVtab, const char *zNew){
   sqlite3_str *pSql;
   char *zSql, *zName;
   int rc, i;
+  p->pSeries = 0;            /* metrics go on under the new name */
   for(i=0; i<INDEX_NSTMT; i++){
     sqlite3_finalize(p->aStmt[i]);
     p->aStmt[i] = 0;
@@ -2016,8 +2023,18 @@ static int indexFilter(sqlite3_vtab_cursor *cur, int idxNum,
         : "a bound on distance", p->zName, p->zName));
   }
   if( idxNum & INDEX_PLAN_MATCH ){
+    int64_t t0 = embMetricsNow();
     pCur->bMatch = 1;
-    return filterMatch(pCur, idxNum, argc, argv);
+    rc = filterMatch(pCur, idxNum, argc, argv);
+    if( rc==SQLITE_OK ){
+      if( p->pSeries==0 ){
+        char zLabel[sizeof(p->pSeries->zLabel)];
+        sqlite3_snprintf(sizeof(zLabel), zLabel, "%s.%s", p->zDb, p->zName);
+        p->pSeries = embMetricsSeries(EMB_SERIES_INDEX, zLabel);
+      }
+      embMetricsQuery(p->pSeries, embMetricsNow() - t0);
+    }
+    return rc;
   }
   zSql = sqlite3_mprintf("SELECT id, vector, content FROM \"%w\".\"%w_data\""
                          "%s ORDER BY id", p->zDb, p->zName,

@@ -77,6 +77,8 @@ fi
 
 echo "== $BUILD: embed-convert"
 run bash test/convert_cli.sh "$BUILD"
+echo "== $BUILD: embed_metrics() through promtool"
+run bash test/promtool.sh "$BUILD"
 echo "== $BUILD: model files replaced and truncated on disk"
 run bash test/reload.sh "$BUILD"
 
