@@ -6,6 +6,8 @@
 **     build/bench embed EXT.so MODEL.emb TEXTS.txt   embed() rows/s
 **     build/bench distance EXT.so VEC0.so            hamming/cosine per row
 **     build/bench bandwidth                          a plain read loop, GB/s
+**     build/bench toolkit EXT.so MODEL.emb           embed_dedup, embed_kmeans
+**                                                    over 100,000 rows
 **
 ** HOW IT WORKS
 ** Each measurement is repeated (5 times unless said) and the best time is
@@ -195,6 +197,44 @@ static void benchBandwidth(void){
   free(a);
 }
 
+/* embed_dedup() and embed_kmeans() over an embed_index of 100,000 rows:
+** 95,000 random unit-ish 100-dim vectors and 5,000 near copies of some. */
+static void benchToolkit(const char *zExt, const char *zModel){
+  sqlite3 *db = openWith(zExt, 0);
+  sqlite3_stmt *pIns;
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  static float aKeep[100][100];
+  float a[100];
+  int i, j;
+  double secs, res;
+  char *zSql = sqlite3_mprintf("SELECT embed_load('m', %Q)", zModel);
+  exec(db, zSql);
+  sqlite3_free(zSql);
+  exec(db, "CREATE VIRTUAL TABLE t USING embed_index(model=m, dims=100, quant=none); BEGIN");
+  if( sqlite3_prepare_v2(db, "INSERT INTO t(rowid, vector) VALUES (?1, ?2)", -1, &pIns, 0) ) die("prepare", sqlite3_errmsg(db));
+  for(i=0; i<100000; i++){
+    for(j=0; j<100; j++){
+      s ^= s>>12; s ^= s<<25; s ^= s>>27;
+      a[j] = (float)((double)((s*2685821657736338717ull)>>11)/9007199254740992.0 - 0.5);
+    }
+    if( i<100 ) memcpy(aKeep[i], a, sizeof(a));
+    if( i>=95000 ){                 /* a near copy of one of the first 100 */
+      for(j=0; j<100; j++) a[j] = aKeep[i%100][j] + 0.01f*a[j];
+    }
+    sqlite3_bind_int(pIns, 1, i+1);
+    sqlite3_bind_blob(pIns, 2, a, sizeof(a), SQLITE_TRANSIENT);
+    if( sqlite3_step(pIns)!=SQLITE_DONE ) die("insert", sqlite3_errmsg(db));
+    sqlite3_reset(pIns);
+  }
+  sqlite3_finalize(pIns);
+  exec(db, "COMMIT");
+  secs = timeQuery(db, "SELECT count(*) FROM embed_dedup('t', 0.95)", &res);
+  printf("toolkit dedup rows 100000 dims 100 pairs %.0f secs %.3f\n", res, secs);
+  secs = timeQuery(db, "SELECT count(DISTINCT cluster) FROM embed_kmeans('t', 16, 10, 1)", &res);
+  printf("toolkit kmeans rows 100000 dims 100 k 16 iterations 10 secs %.3f\n", secs);
+  sqlite3_close(db);
+}
+
 int main(int argc, char **argv){
   if( argc>=4 && strcmp(argv[1], "coldstart")==0 ){
     benchColdStart(argv[2], argc-3, argv+3);
@@ -202,6 +242,8 @@ int main(int argc, char **argv){
     benchEmbed(argv[2], argv[3], argv[4]);
   }else if( argc==4 && strcmp(argv[1], "distance")==0 ){
     benchDistance(argv[2], argv[3]);
+  }else if( argc==4 && strcmp(argv[1], "toolkit")==0 ){
+    benchToolkit(argv[2], argv[3]);
   }else if( argc==2 && strcmp(argv[1], "bandwidth")==0 ){
     benchBandwidth();
   }else{

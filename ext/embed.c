@@ -22,6 +22,7 @@ SQLITE_EXTENSION_INIT1
 #include "func_embed.h"
 #include "models_vtab.h"
 #include "split.h"
+#include "toolkit.h"
 #include "index.h"
 
 #include <stddef.h>
@@ -90,6 +91,7 @@ int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
   if( rc==SQLITE_OK ) rc = embModelsVtabRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = embIndexRegister(db, pConn);
   if( rc==SQLITE_OK ) rc = embSplitRegister(db, pConn);
+  if( rc==SQLITE_OK ) rc = embToolkitRegister(db);
   embConnUnref(pConn);   /* the registrations hold their own references */
   return rc;
 }
