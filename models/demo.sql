@@ -36,15 +36,26 @@ INSERT INTO queries VALUES
   ('cooking a meal in the kitchen'),
   ('a football game');
 
--- the three notes closest in meaning to each query
-SELECT q AS query, rank, round(similarity, 3) AS similarity, body
-FROM (
-  SELECT q, body, cosine(embed(q), embed(body)) AS similarity,
-         row_number() OVER (PARTITION BY q ORDER BY cosine(embed(q), embed(body)) DESC) AS rank
-  FROM queries, notes
-)
-WHERE rank <= 3
-ORDER BY q, rank;
+-- an embed_index over the notes: each body embedded once, on insert
+CREATE VIRTUAL TABLE temp.notes_idx USING embed_index(model=default);
+INSERT INTO notes_idx(rowid, content) SELECT id, body FROM notes;
+
+-- the three notes closest in meaning to each query, joined back to notes
+SELECT q AS query, round(1 - i.distance, 3) AS similarity, n.body
+FROM queries, notes_idx AS i JOIN notes AS n ON n.id = i.rowid
+WHERE i.notes_idx MATCH q AND i.k = 3
+ORDER BY q, i.distance;
+
+-- WordLlama's toolkit in SQL: near duplicates, clusters, semantic splitting
+INSERT INTO notes(body) VALUES ('The cat slept all afternoon on the warm windowsill!');
+INSERT INTO notes_idx(rowid, content) SELECT id, body FROM notes WHERE id = last_insert_rowid();
+SELECT rowid_a, rowid_b, round(similarity, 3) AS similarity FROM embed_dedup('temp.notes_idx', 0.95);
+SELECT cluster, group_concat(substr(n.body, 1, 30), ' | ') AS notes
+FROM embed_kmeans('temp.notes_idx', 6, 20, 1) AS c JOIN notes n ON n.id = c.rowid
+GROUP BY cluster;
+SELECT start, "end", chunk FROM embed_split(
+  'The cat slept on the sofa. A kitten chased a ball of wool. Stocks fell as '
+  || 'bond yields rose. The central bank held rates. Rain is expected tomorrow.', 60);
 
 -- the vector functions on their own
 SELECT hex(bquant(embed('a cat', 16))) AS bits_of_first_16_dims,
