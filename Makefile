@@ -162,11 +162,19 @@ models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
 demo: $(BUILD)/embed.so models/default.emb
 	@bash models/demo.sh $(BUILD)
 
-$(BUILD)/bench: bench/bench.c | $(BUILD)
-	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+$(BUILD)/bench: bench/bench.c ext/kernels.c ext/kernels.h | $(BUILD)
+	$(CC) $(CFLAGS) bench/bench.c ext/kernels.c -o $@ -lsqlite3 -lm
+
+# The extension with embed_metrics() counting compiled out, to measure what
+# counting costs embed() (bench/run.sh).
+$(BUILD)/nometrics/embed.so: $(EXT_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DEMB_NO_METRICS -fPIC -fvisibility=hidden -shared \
+	  $(EXT_SRC) -o $@ $(LDLIBS)
 
 # Every benchmark beside its peer, into bench/REPORT.md.
-bench: all $(BUILD)/bench models/default.emb
+bench: all $(BUILD)/bench $(BUILD)/nometrics/embed.so $(BUILD)/bench_tokenize \
+       $(BUILD)/bench_index models/default.emb
 	@bash bench/run.sh $(BUILD)
 
 $(BUILD)/soak: test/soak.c | $(BUILD)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: every benchmark, side by side with its peer in the same run,
-# written to bench/REPORT.md.  Needs the default model (make model) and, for
+# written to bench/REPORT.md.  The tokenizer and embed_index benchmarks run
+# first (bench/tokenize.sh, bench/index.sh: long) unless QUICK=1, and their
+# tables are folded in.  Needs the default model (make model) and, for
 # the peers, npm (sqlite-vec-linux-x64@0.1.9); a missing peer is reported
 # as such, never invented.
 #
@@ -20,6 +22,11 @@ cores=$(nproc)
 flags=$(grep -m1 -w -o -E 'avx2|avx512_vpopcntdq|f16c|popcnt' /proc/cpuinfo | sort -u | tr '\n' ' ')
 kernels=$("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: //')
 
+if [ "${QUICK:-0}" != 1 ]; then
+  bash bench/tokenize.sh "$BUILD" >&2 || echo "bench: tokenize benchmark failed" >&2
+  bash bench/index.sh "$BUILD" >&2 || echo "bench: index benchmark failed" >&2
+fi
+
 echo "bench: cold start" >&2
 "$BUILD/bench" coldstart "$BUILD/embed.so" "$BUILD/test/mini.emb" models/default.emb \
   $( [ -f "$BUILD/test/l3.emb" ] && echo "$BUILD/test/l3.emb" ) >> "$raw"
@@ -31,6 +38,29 @@ if [ -n "$vec0" ]; then
 fi
 echo "bench: memory bandwidth" >&2
 "$BUILD/bench" bandwidth >> "$raw"
+echo "bench: the Hamming scan kernel" >&2
+"$BUILD/bench" scan >> "$raw"
+echo "bench: embed_dedup, embed_kmeans" >&2
+"$BUILD/bench" toolkit "$BUILD/embed.so" "$BUILD/test/mini.emb" >> "$raw"
+
+# What embed_metrics() counting costs embed(): instructions (callgrind,
+# repeatable whatever else the machine does) of embed() over 3,000 STS-B
+# sentences, with counting and with it compiled out, less the same query
+# without embed().
+metric_instr() {
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null sqlite3 :memory: \
+    ".load $1" "CREATE TABLE t(x TEXT)" ".import $tmp3k t" "$2" 2>&1 \
+    | sed -n 's/.*Collected : //p'
+}
+if command -v valgrind >/dev/null && [ -f "$BUILD/nometrics/embed.so" ]; then
+  echo "bench: metrics overhead (callgrind)" >&2
+  tmp3k=$(mktemp); head -3000 "$shared/data/stsb_sentences.txt" > "$tmp3k"
+  base=$(metric_instr "$BUILD/embed" "SELECT sum(length(x)) FROM t")
+  with=$(metric_instr "$BUILD/embed" "SELECT sum(length(embed(x))) FROM t")
+  without=$(metric_instr "$BUILD/nometrics/embed" "SELECT sum(length(embed(x))) FROM t")
+  echo "metrics instr_base $base instr_with $with instr_without $without" >> "$raw"
+  rm -f "$tmp3k"
+fi
 
 val() { awk -v k="$1" -v f="$2" '$0 ~ k { for(i=1;i<NF;i++) if($i==f){print $(i+1); exit} }' "$raw"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if(a>0 && b>0) printf "%.2f", a/b; else print "n/a" }'; }
@@ -61,7 +91,25 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   else
     echo "| hamming(), cosine() vs sqlite-vec | | npm unreachable: not measured | | |"
   fi
-  echo "| memory bandwidth, a plain 64-bit read loop over 1 GiB | $(val bandwidth GB_per_s) GB/s | | | the limit for scans |"
+  bw=$(val bandwidth GB_per_s)
+  echo "| memory bandwidth, a plain 64-bit read loop over 1 GiB | $bw GB/s | | | the limit for scans |"
+  best=$(grep '^scan ' "$raw" | tail -1)
+  sname=$(awk '{print $2}' <<<"$best"); sgb=$(awk '{for(i=1;i<NF;i++) if($i=="GB_per_s") print $(i+1)}' <<<"$best")
+  pgb=$(awk '$2=="portable"{for(i=1;i<NF;i++) if($i=="GB_per_s") print $(i+1)}' "$raw")
+  echo "| Hamming scan of embed_index, 1M × 256-bit codes, kernel $sname | $sgb GB/s | portable kernel $pgb GB/s | $(ratio "$sgb" "$bw") of the bandwidth | ≥ 0.5 of the bandwidth |"
+  w=$(val "^metrics" instr_with); wo=$(val "^metrics" instr_without); b=$(val "^metrics" instr_base)
+  if [ -n "$w" ]; then
+    awk -v w="$w" -v wo="$wo" -v b="$b" 'BEGIN{ printf "| embed_metrics() counting: instructions per embed() call, with / without (callgrind, 3,000 sentences) | %.0f | %.0f compiled out | +%.2f%% | not measurable |\n", (w-b)/3000, (wo-b)/3000, 100*(w-wo)/(wo-b) }'
+  fi
+  echo "| embed_dedup('t', 0.95) over 100,000 rows of 100 dims (5,000 planted near copies: $(val 'toolkit dedup' pairs) pairs found) | $(val 'toolkit dedup' secs) s | | | fast enough for 100,000 rows |"
+  echo "| embed_kmeans('t', 16, 10) over the same rows | $(val 'toolkit kmeans' secs) s | | | |"
+  echo
+  echo "Tokenizers against Hugging Face's (from \`make bench-tokenize\`, bench/TOKENIZE.md):"
+  echo
+  [ -f bench/TOKENIZE.md ] && sed -n '/^| tokenizer/,/^$/p' bench/TOKENIZE.md
+  echo "embed_index against sqlite-vec's vec0 at 256 dims (from \`make bench-index\`, bench/INDEX.md):"
+  echo
+  [ -f bench/INDEX.md ] && sed -n '/^| rows | index/,/^$/p' bench/INDEX.md
   echo
   echo "Raw output of this run:"
   echo

@@ -179,6 +179,70 @@ static void hammingManyAvx2(const uint8_t *q, const uint8_t *a, size_t nByte,
                             size_t nStride, size_t nRow, uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
+/*
+** AVX-512 with VPOPCNTDQ: popcount of eight 64-bit words an instruction.
+** For 256-bit codes stored back to back (embed_index at 256 dims) eight
+** rows are counted together: four 512-bit loads hold rows r..r+7, each
+** row four neighbouring lanes; two shuffle-and-add steps leave each row's
+** sum in the first lane of its 256-bit half, and two permutes gather the
+** eight sums for one store.  Other sizes use the scalar popcount loop.
+*/
+#include <immintrin.h>
+#define EMB_AVX512 "avx512f,avx512vpopcntdq,avx2,popcnt"
+
+__attribute__((target(EMB_AVX512)))
+static uint64_t hammingAvx512(const uint8_t *a, const uint8_t *b, size_t n){
+  __m512i acc = _mm512_setzero_si512();
+  size_t i = 0;
+  for(; i+64<=n; i+=64){
+    __m512i x = _mm512_xor_si512(_mm512_loadu_si512((const void*)(a+i)),
+                                 _mm512_loadu_si512((const void*)(b+i)));
+    acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+  }
+  return (uint64_t)_mm512_reduce_add_epi64(acc) + hammingBody(a+i, b+i, n-i);
+}
+
+__attribute__((target(EMB_AVX512)))
+static void dot3Avx512(const uint8_t *a, const uint8_t *b, size_t n,
+                       double *pAB, double *pAA, double *pBB){
+  dot3Body(a, b, n, pAB, pAA, pBB);
+}
+
+/* Row sums of a vector holding two 256-bit rows (four lanes each): the
+** sums end up in lanes 0 and 4. */
+__attribute__((target(EMB_AVX512)))
+static inline __m512i rowSums2(__m512i x){
+  x = _mm512_add_epi64(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
+  return _mm512_add_epi64(x, _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(2,3,0,1)));
+}
+
+__attribute__((target(EMB_AVX512)))
+static void hammingManyAvx512(const uint8_t *q, const uint8_t *a,
+                              size_t nByte, size_t nStride, size_t nRow,
+                              uint32_t *aOut){
+  size_t r = 0;
+  if( nByte==32 && nStride==32 ){
+    const __m512i idxPair = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
+    const __m512i idxJoin = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+    __m512i qq = _mm512_broadcast_i64x4(
+                     _mm256_loadu_si256((const __m256i*)(const void*)q));
+    for(; r+8<=nRow; r+=8, a+=256){
+      __m512i s0 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                     _mm512_loadu_si512((const void*)a), qq)));
+      __m512i s1 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                     _mm512_loadu_si512((const void*)(a+64)), qq)));
+      __m512i s2 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                     _mm512_loadu_si512((const void*)(a+128)), qq)));
+      __m512i s3 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                     _mm512_loadu_si512((const void*)(a+192)), qq)));
+      __m512i t01 = _mm512_permutex2var_epi64(s0, idxPair, s1);
+      __m512i t23 = _mm512_permutex2var_epi64(s2, idxPair, s3);
+      __m512i all = _mm512_permutex2var_epi64(t01, idxJoin, t23);
+      _mm256_storeu_si256((__m256i*)(void*)(aOut+r), _mm512_cvtepi64_epi32(all));
+    }
+  }
+  hammingManyBody(q, a, nByte, nStride, nRow-r, aOut+r);
+}
 #else
 # define EMB_X86 0
 #endif
@@ -189,24 +253,32 @@ static const EmbKernels kPortable = {
 static const EmbKernels kV2 = { "x86-64-v2", hammingV2, dot3V2, hammingManyV2 };
 static const EmbKernels kAvx2 = {
   "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2 };
+static const EmbKernels kAvx512 = {
+  "avx512-vpopcntdq", hammingAvx512, dot3Avx512, hammingManyAvx512 };
 #endif
 
 /* Variants this CPU runs, best last.  Filled once; a race fills it twice
 ** with the same values, which is harmless, so publication is by an atomic
 ** store of the count after the array is written. */
-static const EmbKernels *aVariant[4];
+static const EmbKernels *aVariant[5];
 static int nVariant = 0;
 
 static int variantsInit(void){
   int n = __atomic_load_n(&nVariant, __ATOMIC_ACQUIRE);
   if( n==0 ){
-    const EmbKernels *a[4];
+    const EmbKernels *a[5];
     a[n++] = &kPortable;
 #if EMB_X86
     __builtin_cpu_init();
     if( __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("sse4.2") ){
       a[n++] = &kV2;
-      if( __builtin_cpu_supports("avx2") ) a[n++] = &kAvx2;
+      if( __builtin_cpu_supports("avx2") ){
+        a[n++] = &kAvx2;
+        if( __builtin_cpu_supports("avx512f")
+         && __builtin_cpu_supports("avx512vpopcntdq") ){
+          a[n++] = &kAvx512;
+        }
+      }
     }
 #endif
     memcpy(aVariant, a, sizeof(a[0])*(size_t)n);

@@ -68,12 +68,6 @@ EmbSeries *embMetricsSeries(int eKind, const char *zLabel){
   return p;
 }
 
-int64_t embMetricsNow(void){
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec*1000000000 + ts.tv_nsec;
-}
-
 static void observe(EmbSeries *p, int64_t nNs){
   int i;
   for(i=0; i<EMB_NBUCKET && nNs>aBound[i]; i++){}
@@ -82,12 +76,21 @@ static void observe(EmbSeries *p, int64_t nNs){
   __atomic_fetch_add(&p->nCall, 1, __ATOMIC_RELAXED);
 }
 
+#ifndef EMB_NO_METRICS
+int64_t embMetricsNow(void){
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec*1000000000 + ts.tv_nsec;
+}
+
 void embMetricsEmbed(EmbSeries *p, int64_t nToken, int64_t nByte,
                      int64_t nNs){
   __atomic_fetch_add(&p->nToken, nToken, __ATOMIC_RELAXED);
   __atomic_fetch_add(&p->nByte, nByte, __ATOMIC_RELAXED);
   observe(p, nNs);
 }
+
+#endif
 
 void embMetricsError(EmbSeries *p){
   __atomic_fetch_add(&p->nError, 1, __ATOMIC_RELAXED);

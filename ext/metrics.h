@@ -36,16 +36,25 @@ struct EmbSeries {
   int64_t aBucket[EMB_NBUCKET];  /* calls with latency <= each bound */
 };
 
+/* Built with -DEMB_NO_METRICS, counting compiles to nothing: only for the
+** benchmark that measures what counting costs embed(). */
+#ifdef EMB_NO_METRICS
+# define embMetricsNow()              ((int64_t)0)
+# define embMetricsEmbed(p, t, b, ns) ((void)(p), (void)(t), (void)(b), (void)(ns))
+#endif
+
 /* The series of kind eKind for zLabel, created on first use.  Never NULL:
 ** when the table is full, or zLabel is too long, a shared "_other" series. */
 EmbSeries *embMetricsSeries(int eKind, const char *zLabel);
 
+#ifndef EMB_NO_METRICS
 /* A nanosecond clock for latencies. */
 int64_t embMetricsNow(void);
 
 /* Count one call: its tokens, input bytes and latency. */
 void embMetricsEmbed(EmbSeries *p, int64_t nToken, int64_t nByte,
                      int64_t nNs);
+#endif
 
 /* Count one failed call. */
 void embMetricsError(EmbSeries *p);

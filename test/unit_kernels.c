@@ -147,6 +147,31 @@ static void testHammingMany(void){
   }
 }
 
+/* Back-to-back 256-bit codes (embed_index at 256 dims), which the
+** AVX-512 variant counts eight rows at a time: 19 rows, so two blocks of
+** eight and a tail, from an aligned and a misaligned start. */
+static void testHammingMany256(void){
+  const EmbKernels *const *aK;
+  int nK = embKernelsAll(&aK), k;
+  static uint8_t a[1 + 19*32], q[32];
+  uint32_t aOut[19];
+  size_t i, r, off;
+  for(i=0; i<sizeof(a); i++) a[i] = (uint8_t)rng();
+  for(i=0; i<sizeof(q); i++) q[i] = (uint8_t)rng();
+  for(off=0; off<2; off++){
+    for(k=0; k<nK; k++){
+      int ok = 1;
+      memset(aOut, 0xff, sizeof(aOut));
+      aK[k]->xHammingMany(q, a+off, 32, 32, 19, aOut);
+      for(r=0; r<19; r++){
+        ok &= aOut[r]==aK[0]->xHamming(q, a + off + r*32, 32);
+      }
+      CHECK(ok, "%s: 19 back-to-back 32-byte codes, offset %zu",
+            aK[k]->zName, off);
+    }
+  }
+}
+
 static void testNonFinite(void){
   float x[5] = { 1, 2, 3, 4, 5 };
   uint8_t a[20];
@@ -169,6 +194,7 @@ int main(void){
   testDotKnown();
   testVariantsAgree();
   testHammingMany();
+  testHammingMany256();
   testNonFinite();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;
