@@ -36,6 +36,7 @@ EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
 UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
+            $(BUILD)/unit_pool \
             $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
@@ -99,6 +100,9 @@ $(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD
 $(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_model.c ext/model.c \
 	  ext/safetensors.c -o $@ $(LDLIBS)
+
+$(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
 
 $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \

@@ -5,10 +5,12 @@
 **
 ** HOW IT WORKS
 ** Rows are added into double accumulators straight from the mapping (F32
-** rows by memcpy loads, F16 rows converted element by element), only the
-** first nDims components of each (Matryoshka truncation happens before
-** normalising).  Dividing by the count is skipped: normalising removes any
-** scale, and the mean's norm is zero exactly when the sum's is.
+** rows by memcpy loads, F16 rows converted to float), only the first nDims
+** components of each (Matryoshka truncation happens before normalising).
+** Dividing by the count is skipped: normalising removes any scale, and the
+** mean's norm is zero exactly when the sum's is.  F16 rows are converted
+** eight at a time with F16C where the CPU has it (chosen once); half to
+** float is exact, so both ways add the same values in the same order.
 */
 #include "pool.h"
 
@@ -34,8 +36,65 @@ float embHalfToFloat(uint16_t h){
   return f;
 }
 
+/* Add the first n halves of row a to aAcc, portably. */
+static void addHalvesPortable(double *aAcc, const uint8_t *a, int n){
+  int j;
+  for(j=0; j<n; j++){
+    uint16_t h;
+    memcpy(&h, a + 2*(size_t)j, 2);
+    aAcc[j] += embHalfToFloat(h);
+  }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+/* The same, eight halves an instruction with F16C. */
+__attribute__((target("f16c,avx2")))
+static void addHalvesF16c(double *aAcc, const uint8_t *a, int n){
+  int j = 0;
+  for(; j+8<=n; j+=8){
+    __m256 x = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)(const void*)(a + 2*(size_t)j)));
+    __m256d lo = _mm256_add_pd(_mm256_loadu_pd(aAcc+j),
+                               _mm256_cvtps_pd(_mm256_castps256_ps128(x)));
+    __m256d hi = _mm256_add_pd(_mm256_loadu_pd(aAcc+j+4),
+                               _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1)));
+    _mm256_storeu_pd(aAcc+j, lo);
+    _mm256_storeu_pd(aAcc+j+4, hi);
+  }
+  addHalvesPortable(aAcc+j, a + 2*(size_t)j, n-j);
+}
+#endif
+
+typedef void (*AddHalvesFn)(double*, const uint8_t*, int);
+static AddHalvesFn xAddHalves = 0;
+
+/* The F16 row adder for this CPU, chosen on first use (a race stores the
+** same pointer twice, atomically). */
+static AddHalvesFn addHalves(void){
+  AddHalvesFn x = __atomic_load_n(&xAddHalves, __ATOMIC_ACQUIRE);
+  if( x==0 ){
+    x = addHalvesPortable;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if( __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2") ){
+      x = addHalvesF16c;
+    }
+#endif
+    __atomic_store_n(&xAddHalves, x, __ATOMIC_RELEASE);
+  }
+  return x;
+}
+
+int embPoolVariants(void (**aOut)(double*, const uint8_t*, int), int nMax){
+  int n = 0;
+  if( n<nMax ) aOut[n++] = addHalvesPortable;
+  if( n<nMax && addHalves()!=addHalvesPortable ) aOut[n++] = addHalves();
+  return n;
+}
+
 void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
                  double *aAcc, float *aOut){
+  AddHalvesFn xAdd = p->eMatrixType==EMB_DT_F16 ? addHalves() : 0;
   size_t rowBytes = (size_t)p->nDims * (p->eMatrixType==EMB_DT_F16 ? 2 : 4);
   double norm = 0.0;
   int i, j, nUsed = 0;
@@ -45,12 +104,8 @@ void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
     if( aId[i]<0 || aId[i]>=p->nVocab ) continue;
     pRow = p->aMatrix + (size_t)aId[i]*rowBytes;
     nUsed++;
-    if( p->eMatrixType==EMB_DT_F16 ){
-      for(j=0; j<nDims; j++){
-        uint16_t h;
-        memcpy(&h, pRow + 2*(size_t)j, 2);
-        aAcc[j] += embHalfToFloat(h);
-      }
+    if( xAdd ){
+      xAdd(aAcc, pRow, nDims);
     }else{
       for(j=0; j<nDims; j++){
         float x;

@@ -20,4 +20,10 @@ void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
 /* IEEE half to float, for F16 matrices. */
 float embHalfToFloat(uint16_t h);
 
+/* The F16 row adders this CPU runs (aAcc[j] += half j of a row, for j <
+** n), portable first, into aOut[0..nMax); returns the count.  For tests:
+** every variant must add exactly what the portable one adds. */
+int embPoolVariants(void (**aOut)(double *aAcc, const uint8_t *a, int n),
+                    int nMax);
+
 #endif /* EMB_POOL_H */
