@@ -8,9 +8,10 @@
 ** rows by memcpy loads, F16 rows converted to float), only the first nDims
 ** components of each (Matryoshka truncation happens before normalising).
 ** Dividing by the count is skipped: normalising removes any scale, and the
-** mean's norm is zero exactly when the sum's is.  F16 rows are converted
-** eight at a time with F16C where the CPU has it (chosen once); half to
-** float is exact, so both ways add the same values in the same order.
+** mean's norm is zero exactly when the sum's is.  Rows are added eight F16
+** (with F16C) or four F32 (with AVX2) elements an instruction where the
+** CPU has them (chosen once); widening is exact and each element has its
+** own accumulator, so every way adds the same values in the same order.
 */
 #include "pool.h"
 
@@ -65,7 +66,28 @@ static void addHalvesF16c(double *aAcc, const uint8_t *a, int n){
 }
 #endif
 
+/* Add the first n floats of row a (4-byte aligned) to aAcc. */
+static void addFloatsPortable(double *aAcc, const uint8_t *a, int n){
+  const float *pf = (const float*)(const void*)a;
+  int j;
+  for(j=0; j<n; j++) aAcc[j] += pf[j];
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* The same, four floats widened and added an instruction with AVX2. */
+__attribute__((target("avx2")))
+static void addFloatsAvx2(double *aAcc, const uint8_t *a, int n){
+  int j = 0;
+  for(; j+4<=n; j+=4){
+    __m256d x = _mm256_cvtps_pd(_mm_loadu_ps((const float*)(const void*)(a + 4*(size_t)j)));
+    _mm256_storeu_pd(aAcc+j, _mm256_add_pd(_mm256_loadu_pd(aAcc+j), x));
+  }
+  addFloatsPortable(aAcc+j, a + 4*(size_t)j, n-j);
+}
+#endif
+
 typedef void (*AddHalvesFn)(double*, const uint8_t*, int);
+static AddHalvesFn xAddFloats = 0;
 static AddHalvesFn xAddHalves = 0;
 
 /* The F16 row adder for this CPU, chosen on first use (a race stores the
@@ -85,16 +107,34 @@ static AddHalvesFn addHalves(void){
   return x;
 }
 
-int embPoolVariants(void (**aOut)(double*, const uint8_t*, int), int nMax){
+/* The F32 row adder for this CPU, chosen the same way. */
+static AddHalvesFn addFloats(void){
+  AddHalvesFn x = __atomic_load_n(&xAddFloats, __ATOMIC_ACQUIRE);
+  if( x==0 ){
+    x = addFloatsPortable;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if( __builtin_cpu_supports("avx2") ) x = addFloatsAvx2;
+#endif
+    __atomic_store_n(&xAddFloats, x, __ATOMIC_RELEASE);
+  }
+  return x;
+}
+
+int embPoolVariants(int eType, void (**aOut)(double*, const uint8_t*, int),
+                    int nMax){
+  AddHalvesFn xPortable = eType==EMB_DT_F16 ? addHalvesPortable
+                                            : addFloatsPortable;
+  AddHalvesFn xBest = eType==EMB_DT_F16 ? addHalves() : addFloats();
   int n = 0;
-  if( n<nMax ) aOut[n++] = addHalvesPortable;
-  if( n<nMax && addHalves()!=addHalvesPortable ) aOut[n++] = addHalves();
+  if( n<nMax ) aOut[n++] = xPortable;
+  if( n<nMax && xBest!=xPortable ) aOut[n++] = xBest;
   return n;
 }
 
 void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
                  double *aAcc, float *aOut){
-  AddHalvesFn xAdd = p->eMatrixType==EMB_DT_F16 ? addHalves() : 0;
+  AddHalvesFn xAdd = p->eMatrixType==EMB_DT_F16 ? addHalves() : addFloats();
   size_t rowBytes = (size_t)p->nDims * (p->eMatrixType==EMB_DT_F16 ? 2 : 4);
   double norm = 0.0;
   int i, j, nUsed = 0;
@@ -104,15 +144,9 @@ void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
     if( aId[i]<0 || aId[i]>=p->nVocab ) continue;
     pRow = p->aMatrix + (size_t)aId[i]*rowBytes;
     nUsed++;
-    if( xAdd ){
-      xAdd(aAcc, pRow, nDims);
-    }else{
-      for(j=0; j<nDims; j++){
-        float x;
-        memcpy(&x, pRow + 4*(size_t)j, 4);
-        aAcc[j] += x;
-      }
-    }
+    /* The loader checks that the matrix is 8-byte aligned, and rows are
+    ** whole elements, so each row is aligned for its element type. */
+    xAdd(aAcc, pRow, nDims);
   }
   for(j=0; j<nDims; j++) norm += aAcc[j]*aAcc[j];
   if( nUsed==0 || !(norm>0.0) || !isfinite(norm) ){

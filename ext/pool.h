@@ -20,10 +20,12 @@ void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
 /* IEEE half to float, for F16 matrices. */
 float embHalfToFloat(uint16_t h);
 
-/* The F16 row adders this CPU runs (aAcc[j] += half j of a row, for j <
-** n), portable first, into aOut[0..nMax); returns the count.  For tests:
-** every variant must add exactly what the portable one adds. */
-int embPoolVariants(void (**aOut)(double *aAcc, const uint8_t *a, int n),
+/* The row adders this CPU runs for rows of eType (EMB_DT_F16 or
+** EMB_DT_F32): aAcc[j] += element j of a row, for j < n.  Portable first,
+** into aOut[0..nMax); returns the count.  For tests: every variant must
+** add exactly what the portable one adds. */
+int embPoolVariants(int eType,
+                    void (**aOut)(double *aAcc, const uint8_t *a, int n),
                     int nMax);
 
 #endif /* EMB_POOL_H */

@@ -7,7 +7,7 @@
 ** checked against the IEEE 754 definition computed with ldexp(); then every
 ** F16 row adder this CPU runs (portable, F16C) adds a row holding all of
 ** them, at lengths that leave every tail, and must add exactly what the
-** portable one adds.  NaNs are left out of the comparison of adders (F16C
+** portable one adds; the F32 adders (portable, AVX2) likewise.  NaNs are left out of the comparison of adders (F16C
 ** quiets signalling NaNs, which a model never holds usefully).
 */
 #include "pool.h"
@@ -38,7 +38,7 @@ int main(void){
   static uint8_t aRow[2*65536];
   static double aAcc[8][65536];
   void (*aVar[8])(double*, const uint8_t*, int);
-  int nVar = embPoolVariants(aVar, 8), k, nBad = 0;
+  int nVar = embPoolVariants(EMB_DT_F16, aVar, 8), k, nBad = 0;
   uint32_t h;
   int aLen[] = { 1, 7, 8, 9, 100, 65536 }, iLen;
   for(h=0; h<65536; h++){
@@ -67,6 +67,31 @@ int main(void){
       }
       CHECK(nDiff==0, "adder %d differs from the portable one at %d of %d",
             k, nDiff, n);
+    }
+  }
+  /* F32 rows: every adder against the portable one on varied floats */
+  {
+    static float aF[1000];
+    static uint8_t aB[4000];
+    int j;
+    nVar = embPoolVariants(EMB_DT_F32, aVar, 8);
+    printf("unit_pool: %d F32 row adders\n", nVar);
+    for(j=0; j<1000; j++) aF[j] = (float)((j*7919 % 2003) - 1001) / 37.0f;
+    memcpy(aB, aF, sizeof(aF));
+    for(iLen=0; iLen<5; iLen++){
+      int n = aLen[iLen];
+      for(k=0; k<nVar; k++){
+        for(j=0; j<n; j++) aAcc[k][j] = 0.25*j;
+        aVar[k](aAcc[k], aB, n);
+      }
+      for(k=1; k<nVar; k++){
+        CHECK(memcmp(aAcc[0], aAcc[k], sizeof(double)*(size_t)n)==0,
+              "F32 adder %d differs from the portable one at length %d", k, n);
+      }
+      for(j=0; j<n; j++){
+        if( aAcc[0][j]!=0.25*j + (double)aF[j] ) break;
+      }
+      CHECK(j==n, "F32 portable adder wrong at %d of %d", j, n);
     }
   }
   printf("%d passed, %d failed\n", nPass, nFail);
