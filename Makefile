@@ -3,10 +3,13 @@
 #   make            build/embed.so (the extension) and the test runner
 #   make test       every test, then again under ASan+UBSan; ends "N passed, N failed"
 #   make demo       build and run a small search in the sqlite3 shell
+#   make install    the extension, embed-convert and the header under
+#                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local by default)
 #
-# Variables: CC, BUILD (output folder), SANITIZE=1 (ASan+UBSan build),
+# Variables: CC, BUILD (output folder), SANITIZE=1 (ASan+UBSan build) or
+# SANITIZE=thread (ThreadSanitizer: make tsan),
 # EMBED_DEFAULT_MODEL (the model loaded as 'default' when SQLITE_EMBED_MODEL
-# is unset).
+# is unset), PREFIX and DESTDIR (make install).
 
 CC       ?= cc
 BUILD    ?= build
@@ -20,6 +23,8 @@ CPPFLAGS := -D_GNU_SOURCE -Iinclude -Iext \
 ifeq ($(SANITIZE),1)
 OPT      := -O1 -g -fno-omit-frame-pointer \
             -fsanitize=address,undefined -fno-sanitize-recover=all
+else ifeq ($(SANITIZE),thread)
+OPT      := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 else
 OPT      := -O2 -g
 endif
@@ -56,9 +61,9 @@ ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
 endif
 
-.PHONY: all test test-one demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index clean
+.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
-     $(BUILD)/soak $(UNIT) $(TEST_MODELS)
+     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -125,6 +130,20 @@ $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
 $(BUILD)/unit_index: test/unit_index.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
+# A writer killed with SIGKILL, and several threads at once; both load
+# $$EMBED_EXT at run time.
+$(BUILD)/crash: test/crash.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
+
+$(BUILD)/threads: test/threads.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread -ldl
+
+# The extension and test/threads.c under ThreadSanitizer, in build/tsan;
+# make test builds them and its first pass runs them.
+tsan:
+	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread \
+	  build/tsan/embed.so build/tsan/threads
+
 $(BUILD):
 	mkdir -p $@
 
@@ -135,6 +154,9 @@ test-one: all
 # The suite, then the suite again under ASan+UBSan, then one total line.
 test:
 	@mkdir -p build && rm -f build/test-*.log
+	@$(MAKE) --no-print-directory tsan >build/tsan.log 2>&1 || { \
+	  rm -f build/tsan/threads; echo "note: the ThreadSanitizer build \
+	  failed (build/tsan.log); its run of test/threads.c is skipped"; }
 	@$(MAKE) --no-print-directory BUILD=build test-one | tee build/test-plain.log
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 test-one \
 	  | tee build/test-asan.log
@@ -244,6 +266,26 @@ fuzz-build: $(FUZZERS) build/test/mini.emb
 
 fuzz: fuzz-build
 	@bash test/fuzz/run.sh $(FUZZ_SECONDS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the extension as
+# $(PREFIX)/lib/sqlite-embed/embed.so (its own folder, since "embed.so" is
+# too plain a name for lib/; load it as .../lib/sqlite-embed/embed), the
+# converter in bin/ and the header in include/.  The model is not installed:
+# the extension looks for EMBED_DEFAULT_MODEL as it was at build time, or
+# $$SQLITE_EMBED_MODEL.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+LIBDIR  := $(DESTDIR)$(PREFIX)/lib/sqlite-embed
+install: $(BUILD)/embed.so $(BUILD)/embed-convert
+	install -d $(LIBDIR) $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include
+	install -m 0755 $(BUILD)/embed.so $(LIBDIR)/embed.so
+	install -m 0755 $(BUILD)/embed-convert $(DESTDIR)$(PREFIX)/bin/embed-convert
+	install -m 0644 include/sqlite-embed.h $(DESTDIR)$(PREFIX)/include/sqlite-embed.h
+
+uninstall:
+	rm -f $(LIBDIR)/embed.so $(DESTDIR)$(PREFIX)/bin/embed-convert \
+	  $(DESTDIR)$(PREFIX)/include/sqlite-embed.h
+	rmdir $(LIBDIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -25,6 +25,7 @@ SQLITE_EXTENSION_INIT1
 #include "toolkit.h"
 #include "index.h"
 
+#include <pthread.h>
 #include <stddef.h>
 
 #ifndef EMBED_DEFAULT_MODEL
@@ -66,12 +67,39 @@ static const struct {
   { "embed_metrics", 0, SQLITE_UTF8|SQLITE_INNOCUOUS, 0,   embMetricsFunc },
 };
 
+/*
+** SQLITE_EXTENSION_INIT2 made safe for threads.  The macro stores pApi in
+** the global sqlite3_api at every load, a plain write that races with
+** other threads' calls through sqlite3_api (ThreadSanitizer reports it,
+** test/threads.c).  Every load in a process passes the same routines, so
+** only the first load stores them, under a mutex; later loads find them
+** with an atomic load (which orders their reads after the store) and
+** write nothing.  (Were a second SQLite library in the process to load
+** it, the routines would change, as with the macro.)
+*/
+#ifndef SQLITE_CORE
+static pthread_mutex_t apiMutex = PTHREAD_MUTEX_INITIALIZER;
+#endif
+static void apiInit(const sqlite3_api_routines *pApi){
+#ifdef SQLITE_CORE
+  (void)pApi;
+#else
+  if( __atomic_load_n(&sqlite3_api, __ATOMIC_ACQUIRE)!=pApi ){
+    pthread_mutex_lock(&apiMutex);
+    if( sqlite3_api!=pApi ){
+      __atomic_store_n(&sqlite3_api, pApi, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&apiMutex);
+  }
+#endif
+}
+
 int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
                        const sqlite3_api_routines *pApi){
   int rc = SQLITE_OK;
   size_t i;
   EmbConn *pConn;
-  SQLITE_EXTENSION_INIT2(pApi);
+  apiInit(pApi);
   (void)pzErrMsg;
   pConn = embConnNew();
   if( pConn==0 ) return SQLITE_NOMEM;

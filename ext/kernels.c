@@ -20,6 +20,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -257,34 +258,33 @@ static const EmbKernels kAvx512 = {
   "avx512-vpopcntdq", hammingAvx512, dot3Avx512, hammingManyAvx512 };
 #endif
 
-/* Variants this CPU runs, best last.  Filled once; a race fills it twice
-** with the same values, which is harmless, so publication is by an atomic
-** store of the count after the array is written. */
+/* Variants this CPU runs, best last, filled once under pthread_once. */
 static const EmbKernels *aVariant[5];
 static int nVariant = 0;
+static pthread_once_t variantsOnce = PTHREAD_ONCE_INIT;
 
-static int variantsInit(void){
-  int n = __atomic_load_n(&nVariant, __ATOMIC_ACQUIRE);
-  if( n==0 ){
-    const EmbKernels *a[5];
-    a[n++] = &kPortable;
+static void variantsFill(void){
+  int n = 0;
+  aVariant[n++] = &kPortable;
 #if EMB_X86
-    __builtin_cpu_init();
-    if( __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("sse4.2") ){
-      a[n++] = &kV2;
-      if( __builtin_cpu_supports("avx2") ){
-        a[n++] = &kAvx2;
-        if( __builtin_cpu_supports("avx512f")
-         && __builtin_cpu_supports("avx512vpopcntdq") ){
-          a[n++] = &kAvx512;
-        }
+  __builtin_cpu_init();
+  if( __builtin_cpu_supports("popcnt") && __builtin_cpu_supports("sse4.2") ){
+    aVariant[n++] = &kV2;
+    if( __builtin_cpu_supports("avx2") ){
+      aVariant[n++] = &kAvx2;
+      if( __builtin_cpu_supports("avx512f")
+       && __builtin_cpu_supports("avx512vpopcntdq") ){
+        aVariant[n++] = &kAvx512;
       }
     }
-#endif
-    memcpy(aVariant, a, sizeof(a[0])*(size_t)n);
-    __atomic_store_n(&nVariant, n, __ATOMIC_RELEASE);
   }
-  return n;
+#endif
+  nVariant = n;
+}
+
+static int variantsInit(void){
+  pthread_once(&variantsOnce, variantsFill);
+  return nVariant;
 }
 
 const EmbKernels *embKernels(void){

@@ -82,6 +82,41 @@ run bash test/promtool.sh "$BUILD"
 echo "== $BUILD: model files replaced and truncated on disk"
 run bash test/reload.sh "$BUILD"
 
+# embed_index after its writer is killed with SIGKILL mid-transaction and
+# mid-commit (WAL and rollback journal; transactions and autocommit), and
+# used from several threads with a connection each.
+echo "== $BUILD: crash safety (SIGKILL)"
+run "$BUILD/crash"
+echo "== $BUILD: threads"
+run "$BUILD/threads"
+# The threads again, the test and the extension built with ThreadSanitizer
+# (make tsan, which make test runs first); once, in the plain pass.
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: threads under ThreadSanitizer"
+  if [ ! -x build/tsan/threads ] || [ ! -f build/tsan/embed.so ]; then
+    echo "note: build/tsan is absent (make tsan builds it); the ThreadSanitizer run is skipped"
+    skipped=$((skipped+1))
+  elif ! probe=$(build/tsan/threads --probe 2>&1); then
+    echo "note: ThreadSanitizer cannot run here ($(head -n 1 <<<"$probe")); skipped"
+    skipped=$((skipped+1))
+  else
+    EMBED_EXT=$root/build/tsan/embed TSAN_OPTIONS=${TSAN_OPTIONS:-exitcode=66} \
+      run build/tsan/threads
+  fi
+fi
+
+# Other processes load the plain build only (not the ASan one): real
+# clients (Python, Node, sqlite-vec beside us), make install, and the
+# README's SQL reference against the registered names.
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: clients (python, node, sqlite-vec)"
+  run bash test/clients/run.sh "$BUILD"
+  echo "== $BUILD: make install"
+  run bash test/install.sh "$BUILD"
+  echo "== $BUILD: README.md's SQL reference"
+  run bash test/readme_ref.sh "$BUILD"
+fi
+
 # The default model's sentence quality: STS-B test Spearman x100 >= 60.
 if [ -n "${EMBED_GLOVE_MODEL:-}" ] && [ -n "${SHARED:-}" ]; then
   echo "== $BUILD: default model quality"
