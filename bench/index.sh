@@ -1,66 +1,211 @@
 #!/usr/bin/env bash
 # make bench-index: embed_index measured, and beside sqlite-vec's vec0
 # (npm sqlite-vec-linux-x64@0.1.9, fetched by test/fetch-vec0.sh), into
-# bench/INDEX.md.
+# bench/INDEX.md and bench/index_recall.png.
 #
 #   bash bench/index.sh [BUILD]            10k, 100k and 1M rows of 256 dims
 #   BENCH_INDEX_ROWS="10000 100000" bash bench/index.sh   fewer sizes
+#   bash bench/index.sh --recall-only [BUILD]   the real-text part alone
+#       (about 5 minutes), keeping the speed lines of the last run (from
+#       build/bench_index.raw, else from bench/INDEX.md's raw output)
 #   BENCH_INDEX_REUSE=1 bash bench/index.sh   the report again, from build/
 #
-# Recall is measured on real text (../shared/data, the default model at 32,
-# 64 and 100 dims); speed on clustered synthetic vectors (bench/index.c
-# says how they are made), since no 256-dim model of real text is at hand.
+# Recall, and the top-10 latency that buys it, are measured on real text
+# (../shared/data, the default model at 32, 64 and 100 dims) and drawn by
+# gnuplot (if installed) into bench/index_recall.png; speed on clustered
+# synthetic vectors (bench/index.c says how they are made), since no
+# 256-dim model of real text is at hand.
 set -u
+recall_only=
+if [ "${1:-}" = --recall-only ]; then recall_only=1; shift; fi
 BUILD=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
 out=bench/INDEX.md
+png=bench/index_recall.png
 raw=build/bench_index.raw
 shared=../shared
-rows=${BENCH_INDEX_ROWS:-10000 100000 1000000}
 vec0=$(bash test/fetch-vec0.sh) || vec0=-
+
+kernels=$("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: variants: //')
 
 # BENCH_INDEX_REUSE=1 rewrites the report from the last run's raw output.
 if [ -z "${BENCH_INDEX_REUSE:-}" ]; then
+today=$(date +%Y-%m-%d)
+kept=
+if [ -n "$recall_only" ]; then
+  # The speed part of the last run, with the day it was made and the
+  # kernels it used (from the report's header if the raw output does not
+  # say).
+  if grep -q '^speed ' "$raw" 2>/dev/null; then
+    kept=$(grep -E '^(speed|date speed|kernels speed) ' "$raw")
+  elif [ -f "$out" ]; then
+    kept=$(sed -n '/^```$/,/^```$/p' "$out" | grep -E '^(speed|date speed|kernels speed) ')
+  fi
+  if [ -n "$kept" ] && ! echo "$kept" | grep -q '^date speed '; then
+    day=$(sed -nE 's/^Made by .* on ([0-9-]+)\.$/\1/p' "$out" | head -1)
+    kept=$(printf 'date speed %s\n%s' "${day:-unknown}" "$kept")
+  fi
+  if [ -n "$kept" ] && ! echo "$kept" | grep -q '^kernels speed '; then
+    k=$(sed -nE 's/^Machine: .* cores; variants: (.*); SQLite .*/\1/p' "$out" | head -1)
+    kept=$(printf 'kernels speed %s\n%s' "${k:-unknown}" "$kept")
+  fi
+fi
 : > "$raw"
 if [ -d "$shared/data" ]; then
+  echo "date recall $today" >> "$raw"
+  echo "kernels recall $kernels" >> "$raw"
   for d in 32 64 100; do
-    echo "bench-index: recall at $d dims" >&2
-    "$BUILD/bench_index" recall "$BUILD/embed.so" models/default.emb "$d" \
+    echo "bench-index: recall and latency at $d dims" >&2
+    "$BUILD/bench_index" recall "$BUILD/embed.so" "$vec0" models/default.emb "$d" \
       "$shared/data/stsb_sentences.txt" "$shared/data/wikitext2_sentences.txt" \
       "$shared/data/banking77_texts.txt" >> "$raw"
   done
 fi
-for n in $rows; do
-  echo "bench-index: $n rows" >&2
-  "$BUILD/bench_index" speed "$BUILD/embed.so" "$vec0" "$n" 256 >> "$raw"
-done
+if [ -n "$recall_only" ]; then
+  if [ -n "$kept" ]; then echo "$kept" >> "$raw"; fi
+else
+  echo "date speed $today" >> "$raw"
+  echo "kernels speed $kernels" >> "$raw"
+  for n in ${BENCH_INDEX_ROWS:-10000 100000 1000000}; do
+    echo "bench-index: $n rows" >&2
+    "$BUILD/bench_index" speed "$BUILD/embed.so" "$vec0" "$n" 256 >> "$raw"
+  done
+fi
 fi
 
 field() { sed -nE "s/.* $1 ([^ ]+).*/\1/p"; }
+# The value after each key of the lines on stdin, for keys $1 $2 ...
+columns() {
+  awk -v keys="$*" 'BEGIN{n=split(keys, k, " ")}
+    {delete v; for(i=1;i<NF;i++) v[$i]=$(i+1)
+     s=""; for(j=1;j<=n;j++) s=s (j>1?" ":"") v[k[j]]; print s}'
+}
+rows=$(grep '^speed ' "$raw" | field rows | awk '!seen[$0]++')
+day_recall=$(sed -n 's/^date recall //p' "$raw")
+day_speed=$(sed -n 's/^date speed //p' "$raw")
+kernels_recall=$(sed -n 's/^kernels recall //p' "$raw")
+kernels_speed=$(sed -n 's/^kernels speed //p' "$raw")
+dims_run=$(grep '^recall dims .* top10_ms ' "$raw" | field dims | awk '!seen[$0]++')
+
+# Recall@10 against top-10 ms, one line per dims through the oversample
+# settings, exact search and vec0 float as markers, into $png.
+plot() {
+  local gp=build/index_recall.gp term xr first d ls cmd=""
+  command -v gnuplot >/dev/null || { echo "bench-index: no gnuplot, no $png" >&2; return; }
+  term="pngcairo noenhanced size 960,640 font 'Sans,10'"
+  gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1 || term="png noenhanced size 960,640"
+  # x from a little below the fastest to a little above the slowest
+  xr=$(grep '^recall dims .* top10_ms ' "$raw" | columns top10_ms |
+       awk 'NR==1{a=b=$1} {if($1<a)a=$1; if($1>b)b=$1} END{printf "%g:%g", a/1.4, b*1.4}')
+  first=$(grep -m1 '^recall dims .* top10_ms ' "$raw")
+  {
+    for d in $dims_run; do
+      echo "\$b$d << EOD"
+      grep "^recall dims $d .* oversample [0-9]" "$raw" | columns top10_ms recall10 oversample
+      echo "EOD"
+      echo "\$auto$d << EOD"
+      grep "^recall dims $d .* oversample auto " "$raw" | columns top10_ms recall10
+      echo "EOD"
+      for ix in ours_none vec0_float; do
+        echo "\$$ix$d << EOD"
+        grep "^recall dims $d .* index $ix " "$raw" | columns top10_ms recall10
+        echo "EOD"
+      done
+    done
+    echo "set terminal $term"
+    echo "set output '$png'"
+    echo "set title 'embed_index on real text: recall against latency ($(echo "$first" | columns rows) rows of the default model, $(echo "$first" | columns queries) held-out queries, one core)'"
+    echo "set xlabel 'mean top-10 latency, ms (CPU time of one core; log scale)'"
+    echo "set ylabel 'recall@10 against exact search'"
+    echo "set logscale x"
+    echo "set xrange [$xr]"
+    echo "set xtics (0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50)"
+    echo "set yrange [0.2:1.04]"
+    echo "set ytics 0.1"
+    echo "set grid xtics ytics mxtics"
+    echo "set key bottom right box opaque spacing 1.2"
+    echo "set style line 1 lc rgb '#1b9e77' lw 2 pt 7 ps 1.0"
+    echo "set style line 2 lc rgb '#d95f02' lw 2 pt 7 ps 1.0"
+    echo "set style line 3 lc rgb '#7570b3' lw 2 pt 7 ps 1.0"
+    ls=0
+    for d in $dims_run; do
+      ls=$((ls + 1))
+      [ -n "$cmd" ] && cmd="$cmd, \\"$'\n'"  "
+      cmd="$cmd\$b$d using 1:2 with linespoints ls $ls title 'quant=binary, $d dims', \\"$'\n'"  "
+      cmd="$cmd\$b$d using 1:2:3 with labels left offset char 0.6,-0.6 font ',8' tc ls $ls notitle, \\"$'\n'"  "
+      cmd="$cmd\$auto$d using 1:2 with points ls $ls pt 6 ps 2.4 lw 1.5 notitle, \\"$'\n'"  "
+      cmd="$cmd\$ours_none$d using 1:2 with points ls $ls pt 5 ps 1.5 notitle, \\"$'\n'"  "
+      cmd="$cmd\$vec0_float$d using 1:2 with points ls $ls pt 9 ps 1.7 notitle"
+    done
+    echo "plot $cmd, \\"
+    echo "  NaN with points lc rgb 'black' pt 6 ps 2.4 lw 1.5 title 'the default (oversample auto)', \\"
+    echo "  NaN with points lc rgb 'black' pt 5 ps 1.5 title 'exact (quant=none)', \\"
+    echo "  NaN with points lc rgb 'black' pt 9 ps 1.7 title 'sqlite-vec vec0 float[dims]', \\"
+    echo "  NaN with dots lc rgb 'white' title 'numbers: oversample'"
+  } > "$gp"
+  if gnuplot "$gp"; then echo "bench-index: wrote $png" >&2
+  else echo "bench-index: gnuplot failed on $gp" >&2; fi
+}
+[ -n "$dims_run" ] && plot
+
 {
   echo "# embed_index benchmark"
   echo
-  echo "Made by \`make bench-index\` (bench/index.sh, bench/index.c) on $(date +%Y-%m-%d)."
-  echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores; $("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: //'); SQLite $(sqlite3 --version | cut -d' ' -f1-2)."
+  if [ -n "$day_speed" ] && [ "$day_speed" != "$day_recall" ]; then
+    echo "Made by \`make bench-index\` (bench/index.sh, bench/index.c): the real-text part on ${day_recall:-unknown}, the speed part on $day_speed."
+  else
+    echo "Made by \`make bench-index\` (bench/index.sh, bench/index.c) on ${day_recall:-$day_speed}."
+  fi
+  machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores"
+  sqlite="SQLite $(sqlite3 --version | cut -d' ' -f1-2)"
+  if [ -n "$kernels_recall" ] && [ -n "$kernels_speed" ] && [ "$kernels_recall" != "$kernels_speed" ]; then
+    echo "Machine: $machine; kernel variants: $kernels_recall for the real-text part, $kernels_speed for the speed part; $sqlite."
+  else
+    echo "Machine: $machine; variants: ${kernels_recall:-${kernels_speed:-$kernels}}; $sqlite."
+  fi
   echo
   echo "## Recall@10 of quant=binary against exact search, real text"
   echo
   echo "Sentences of STS-B, WikiText-2 and Banking77 (distinct, with a known word),"
   echo "embedded by the default model at the first *dims* dimensions; every 25th"
-  echo "held out as a query (1,000 queries)."
+  echo "held out as a query (1,000 queries).  Under each row of recall, the mean"
+  echo "top-10 latency of the same queries in ms: CPU time of the one thread that"
+  echo "runs them (the latency on a core of its own, since the machine may be"
+  echo "shared), each block of 50 queries at its best of 5 passes, after every"
+  echo "index has answered them all once.  Beside them, exact search (quant=none:"
+  echo "the reference, so its recall is 1 by definition) and sqlite-vec's vec0"
+  echo "float[dims] (distance_metric=cosine, on the same vectors; it misses only"
+  echo "where near-ties come out in another order)."
   echo
-  echo "| dims | rows | oversample 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 | auto (oversample) |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  echo "| dims | rows | | oversample 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 | auto (oversample) | exact (quant=none) | vec0 float |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for d in 32 64 100; do
     lines=$(grep "^recall dims $d " "$raw")
     [ -n "$lines" ] || continue
     n=$(echo "$lines" | head -1 | field rows)
-    cells=$(echo "$lines" | grep -v 'oversample auto' | field recall10 | tr '\n' '|' | sed 's/|$//; s/|/ | /g')
-    auto=$(echo "$lines" | grep 'oversample auto' | field recall10)
     def=$(awk -v d=$d 'BEGIN{r=64*(100/d)^1.5; if(r<8)r=8; printf "%d", (r==int(r))?r:int(r)+1}')
-    echo "| $d | $n | $cells | $auto ($def) |"
+    for f in recall10 top10_ms; do
+      cells=$(echo "$lines" | grep ' oversample [0-9]' | field $f | tr '\n' '|' | sed 's/|$//; s/|/ | /g')
+      auto=$(echo "$lines" | grep ' oversample auto ' | field $f)
+      none=$(echo "$lines" | grep ' index ours_none ' | field $f)
+      vf=$(echo "$lines" | grep ' index vec0_float ' | field $f)
+      if [ $f = recall10 ]; then
+        echo "| $d | $n | recall@10 | $cells | $auto ($def) | $none | $vf |"
+      elif [ -n "$cells" ]; then
+        echo "| | | top-10 ms | $cells | $auto | $none | $vf |"
+      fi
+    done
   done
+  if [ -n "$dims_run" ] && [ -f "$png" ]; then
+    echo
+    echo "The same, drawn (bench/index_recall.png): one line per dims through"
+    echo "oversample 1 to 256 (the numbers by the points); rings are the default"
+    echo "(auto), squares exact search, triangles vec0 float, in the colour of"
+    echo "their dims."
+    echo
+    echo "![recall against latency](index_recall.png)"
+  fi
   echo
   echo "## Speed at 256 dims (synthetic clustered vectors), one core"
   echo

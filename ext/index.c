@@ -108,8 +108,8 @@ static const char *const azStmtSql[INDEX_NSTMT] = {
   "UPDATE \"%w\".\"%w_config\" SET value=value+1 WHERE key='generation'",
   "INSERT INTO \"%w\".\"%w_data\"(id, vector, content) VALUES(?1, ?2, ?3)",
   "DELETE FROM \"%w\".\"%w_data\" WHERE id=?1",
-  "UPDATE \"%w\".\"%w_data\" SET id=?1, vector=coalesce(?2, vector), "
-    "content=CASE WHEN ?4 THEN ?3 ELSE content END WHERE id=?5",
+  ("UPDATE \"%w\".\"%w_data\" SET id=?1, vector=coalesce(?2, vector), "
+   "content=CASE WHEN ?4 THEN ?3 ELSE content END WHERE id=?5"),
   "SELECT vector FROM \"%w\".\"%w_data\" WHERE id=?1",
   "SELECT content FROM \"%w\".\"%w_data\" WHERE id=?1",
   "SELECT 1 FROM \"%w\".\"%w_data\" WHERE id=?1",

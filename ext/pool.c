@@ -48,6 +48,7 @@ static void addHalvesPortable(double *aAcc, const uint8_t *a, int n){
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 /* The same, eight halves an instruction with F16C. */
 __attribute__((target("f16c,avx2")))
@@ -97,8 +98,11 @@ static AddHalvesFn addHalves(void){
   if( x==0 ){
     x = addHalvesPortable;
 #if defined(__x86_64__) || defined(__i386__)
+    unsigned eax, ebx, ecx = 0, edx;
     __builtin_cpu_init();
-    if( __builtin_cpu_supports("f16c") && __builtin_cpu_supports("avx2") ){
+    /* clang's __builtin_cpu_supports() knows no "f16c": ask CPUID leaf 1 */
+    if( __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C)
+     && __builtin_cpu_supports("avx2") ){
       x = addHalvesF16c;
     }
 #endif
