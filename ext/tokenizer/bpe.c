@@ -260,3 +260,28 @@ size_t embBpeAddedFind(const EmbModel *p, const char *z, size_t n, size_t i,
   }
   return 0;
 }
+
+int embBpeSplitAdded(const EmbModel *p, const char *z, size_t n,
+                     EmbTokens *pOut,
+                     int (*xSegment)(const EmbModel*, const uint8_t*, size_t,
+                                     EmbTokens*)){
+  size_t i = 0, iPiece = 0;
+  while( i<n ){
+    int id;
+    size_t len = embBpeAddedAt(p, z, n, i, &id);
+    if( len==0 ){
+      i++;
+      continue;
+    }
+    if( i>iPiece && xSegment(p, (const uint8_t*)z+iPiece, i-iPiece, pOut) ){
+      return -1;
+    }
+    if( embTokensPush(pOut, id) ) return -1;
+    i += len;
+    iPiece = i;
+  }
+  if( n>iPiece && xSegment(p, (const uint8_t*)z+iPiece, n-iPiece, pOut) ){
+    return -1;
+  }
+  return 0;
+}

@@ -73,6 +73,17 @@ static inline size_t embBpeAddedAt(const EmbModel *p, const char *z, size_t n,
   return embBpeAddedFind(p, z, n, i, pId);
 }
 
+/*
+** Tokenize z[0..n) as Hugging Face does with added tokens: each added token
+** found in the raw text (leftmost, longest) is one id, and every stretch of
+** text between them goes to xSegment, the kind's own tokenizer.  Returns 0,
+** or -1 when xSegment or the id buffer runs out of memory.
+*/
+int embBpeSplitAdded(const EmbModel *p, const char *z, size_t n,
+                     EmbTokens *pOut,
+                     int (*xSegment)(const EmbModel*, const uint8_t*, size_t,
+                                     EmbTokens*));
+
 /* The id of byte b's token in bpe.bytes, or -1 when none or corrupt. */
 static inline int embBpeByteId(const EmbModel *p, uint8_t b){
   uint32_t id = embU32At(p->bpe.aByte, b);

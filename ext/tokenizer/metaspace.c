@@ -141,22 +141,5 @@ static int metaPiece(const EmbModel *p, const uint8_t *z, size_t n,
 
 int embTokenizeMetaspace(const EmbModel *p, const char *z, size_t n,
                          EmbTokens *pOut){
-  size_t i = 0, iPiece = 0;
-  while( i<n ){
-    int id;
-    size_t len = embBpeAddedAt(p, z, n, i, &id);
-    if( len==0 ){
-      i++;
-      continue;
-    }
-    if( i>iPiece
-     && metaPiece(p, (const uint8_t*)z+iPiece, i-iPiece, pOut) ) return -1;
-    if( embTokensPush(pOut, id) ) return -1;
-    i += len;
-    iPiece = i;
-  }
-  if( n>iPiece && metaPiece(p, (const uint8_t*)z+iPiece, n-iPiece, pOut) ){
-    return -1;
-  }
-  return 0;
+  return embBpeSplitAdded(p, z, n, pOut, metaPiece);
 }
