@@ -152,6 +152,41 @@ static const EmbTensor *modelRequire(const EmbModel *p, const char *zName,
 }
 
 /*
+** A U32 table zName of p with one dimension: present, and of exactly nWant
+** entries, or (nWant 0) of a power-of-two count from 1 to 2^31.  Returns
+** it, or NULL with *pzErr set (NULL for out of memory).
+*/
+static const EmbTensor *modelRequire1(const EmbModel *p, const char *zName,
+                                      int eType, uint64_t nWant,
+                                      char **pzErr){
+  const EmbTensor *pT = modelRequire(p, zName, eType, 0, pzErr);
+  char zShape[128];
+  if( pT==0 ) return 0;
+  if( pT->nDim!=1 && nWant==0 ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs one "
+                        "dimension", p->zPath, zName,
+                        modelShape(zShape, sizeof(zShape), pT->aShape,
+                                   pT->nDim));
+    return 0;
+  }
+  if( pT->nDim!=1 || (nWant && pT->aShape[0]!=nWant) ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs [%llu]",
+                        p->zPath, zName,
+                        modelShape(zShape, sizeof(zShape), pT->aShape,
+                                   pT->nDim), LL(nWant));
+    return 0;
+  }
+  if( nWant==0 && (pT->aShape[0]==0 || pT->aShape[0]>((uint64_t)1<<31)
+                   || (pT->aShape[0] & (pT->aShape[0]-1))!=0) ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has %llu slots, which is not "
+                        "a power of two from 1 to 2^31", p->zPath, zName,
+                        LL(pT->aShape[0]));
+    return 0;
+  }
+  return pT;
+}
+
+/*
 ** Check every tensor in h and copy those not named _pad.* to p->aTensor.
 ** iData is where the data section starts in the file.  Returns 0, or 1
 ** with *pzErr set (NULL for out of memory).
@@ -383,53 +418,11 @@ static int modelCheckRequired(EmbModel *p, char **pzErr){
   p->aVocabBytes = pT->a;
   p->nVocabBytes = pT->nByte;
 
-  pT = modelRequire(p, EMB_T_VOCAB_HASH, EMB_DT_U32, 0, pzErr);
+  pT = modelRequire1(p, EMB_T_VOCAB_HASH, EMB_DT_U32, 0, pzErr);
   if( pT==0 ) return 1;
-  if( pT->nDim!=1 ){
-    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs one "
-                        "dimension", p->zPath, pT->zName,
-                        modelShape(zShape, sizeof(zShape), pT->aShape,
-                                   pT->nDim));
-    return 1;
-  }
-  if( pT->aShape[0]==0 || pT->aShape[0]>((uint64_t)1<<31)
-   || (pT->aShape[0] & (pT->aShape[0]-1))!=0 ){
-    *pzErr = embMprintf("model '%s': tensor '%s' has %llu slots, which is not "
-                        "a power of two from 1 to 2^31", p->zPath, pT->zName,
-                        LL(pT->aShape[0]));
-    return 1;
-  }
   p->aHash = pT->a;
   p->nSlot = (uint32_t)pT->aShape[0];
   return 0;
-}
-
-/*
-** A U32 table zName of p with one dimension: present, and of exactly nWant
-** entries, or (nWant 0) of a power-of-two count from 1 to 2^31.  Returns
-** it, or NULL with *pzErr set (NULL for out of memory).
-*/
-static const EmbTensor *modelRequire1(const EmbModel *p, const char *zName,
-                                      int eType, uint64_t nWant,
-                                      char **pzErr){
-  const EmbTensor *pT = modelRequire(p, zName, eType, 0, pzErr);
-  char zShape[128];
-  if( pT==0 ) return 0;
-  if( pT->nDim!=1 || (nWant && pT->aShape[0]!=nWant) ){
-    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs [%llu]",
-                        p->zPath, zName,
-                        modelShape(zShape, sizeof(zShape), pT->aShape,
-                                   pT->nDim), LL(nWant ? nWant : 1));
-    return 0;
-  }
-  if( nWant==0 && (pT->aShape[0]==0 || pT->aShape[0]>((uint64_t)1<<31)
-                   || (pT->aShape[0] & (pT->aShape[0]-1))!=0) ){
-    *pzErr = embMprintf("model '%s': tensor '%s' has %llu slots, which is not "
-                        "a power of two from 1 to 2^31", p->zPath, zName,
-                        LL(pT->aShape[0]));
-    return 0;
-  }
-  return pT;
 }
 
 /*
