@@ -108,16 +108,29 @@ static int64_t load64(const int64_t *p){
   return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
-/* Append a label value with \, " and newline escaped. */
-static void appendLabel(sqlite3_str *pOut, const char *zName, const char *z){
-  sqlite3_str_appendf(pOut, "{%s=\"", zName);
-  for(; *z; z++){
+/*
+** Append one sample line: NAME SUFFIX {KIND="LABEL"[,le="LE"]} VALUE, the
+** label value with \, " and newline escaped.  The value is an integer, or
+** (isSeconds) nanoseconds written as seconds.
+*/
+static void appendSample(sqlite3_str *pOut, const char *zName,
+                         const char *zSuffix, const EmbSeries *p,
+                         const char *zLe, int64_t v, int isSeconds){
+  const char *z;
+  sqlite3_str_appendf(pOut, "%s%s{%s=\"", zName, zSuffix,
+                      p->eKind==EMB_SERIES_MODEL ? "model" : "index");
+  for(z=p->zLabel; *z; z++){
     if( *z=='\\' ) sqlite3_str_appendall(pOut, "\\\\");
     else if( *z=='"' ) sqlite3_str_appendall(pOut, "\\\"");
     else if( *z=='\n' ) sqlite3_str_appendall(pOut, "\\n");
     else sqlite3_str_appendchar(pOut, 1, *z);
   }
-  sqlite3_str_appendall(pOut, "\"");
+  if( zLe ) sqlite3_str_appendf(pOut, "\",le=\"%s", zLe);
+  if( isSeconds ){
+    sqlite3_str_appendf(pOut, "\"} %.9f\n", (double)v*1e-9);
+  }else{
+    sqlite3_str_appendf(pOut, "\"} %lld\n", (long long)v);
+  }
 }
 
 /* One counter or gauge family over every series of a kind. */
@@ -125,19 +138,12 @@ static void appendFamily(sqlite3_str *pOut, int eKind, const char *zName,
                          const char *zType, const char *zHelp,
                          size_t iField, int isSeconds){
   int i, n = __atomic_load_n(&nSeries[eKind], __ATOMIC_ACQUIRE);
-  const char *zLabel = eKind==EMB_SERIES_MODEL ? "model" : "index";
   sqlite3_str_appendf(pOut, "# HELP %s %s\n# TYPE %s %s\n", zName, zHelp,
                       zName, zType);
   for(i=0; i<n; i++){
     const EmbSeries *p = &aSeries[eKind][i];
-    int64_t v = load64((const int64_t*)((const char*)p + iField));
-    sqlite3_str_appendall(pOut, zName);
-    appendLabel(pOut, zLabel, p->zLabel);
-    if( isSeconds ){
-      sqlite3_str_appendf(pOut, "} %.9f\n", (double)v*1e-9);
-    }else{
-      sqlite3_str_appendf(pOut, "} %lld\n", (long long)v);
-    }
+    appendSample(pOut, zName, "", p, 0,
+                 load64((const int64_t*)((const char*)p + iField)), isSeconds);
   }
 }
 
@@ -145,7 +151,6 @@ static void appendFamily(sqlite3_str *pOut, int eKind, const char *zName,
 static void appendHistogram(sqlite3_str *pOut, int eKind, const char *zName,
                             const char *zHelp){
   int i, j, n = __atomic_load_n(&nSeries[eKind], __ATOMIC_ACQUIRE);
-  const char *zLabel = eKind==EMB_SERIES_MODEL ? "model" : "index";
   sqlite3_str_appendf(pOut, "# HELP %s %s\n# TYPE %s histogram\n", zName,
                       zHelp, zName);
   for(i=0; i<n; i++){
@@ -154,20 +159,11 @@ static void appendHistogram(sqlite3_str *pOut, int eKind, const char *zName,
     for(j=0; j<EMB_NBUCKET; j++){
       nCum += load64(&p->aBucket[j]);
       if( nCum>nCount ) nCum = nCount;   /* read while others count */
-      sqlite3_str_appendf(pOut, "%s_bucket", zName);
-      appendLabel(pOut, zLabel, p->zLabel);
-      sqlite3_str_appendf(pOut, ",le=\"%s\"} %lld\n", azBound[j],
-                          (long long)nCum);
+      appendSample(pOut, zName, "_bucket", p, azBound[j], nCum, 0);
     }
-    sqlite3_str_appendf(pOut, "%s_bucket", zName);
-    appendLabel(pOut, zLabel, p->zLabel);
-    sqlite3_str_appendf(pOut, ",le=\"+Inf\"} %lld\n", (long long)nCount);
-    sqlite3_str_appendf(pOut, "%s_sum", zName);
-    appendLabel(pOut, zLabel, p->zLabel);
-    sqlite3_str_appendf(pOut, "} %.9f\n", (double)load64(&p->nSumNs)*1e-9);
-    sqlite3_str_appendf(pOut, "%s_count", zName);
-    appendLabel(pOut, zLabel, p->zLabel);
-    sqlite3_str_appendf(pOut, "} %lld\n", (long long)nCount);
+    appendSample(pOut, zName, "_bucket", p, "+Inf", nCount, 0);
+    appendSample(pOut, zName, "_sum", p, 0, load64(&p->nSumNs), 1);
+    appendSample(pOut, zName, "_count", p, 0, nCount, 0);
   }
 }
 
