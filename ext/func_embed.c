@@ -19,6 +19,7 @@
 ** few relaxed atomic adds (metrics.c).
 */
 #include "func_embed.h"
+#include "args.h"
 #include "conn.h"
 #include "metrics.h"
 #include "tokenizer.h"
@@ -132,19 +133,13 @@ void embEmbedFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   t0 = embMetricsNow();
   if( resolveModel(ctx, "embed", argc, argv, 2, &use) ) return;
   nDims = use.pModel->nDims;
-  if( argc>=2 && sqlite3_value_type(argv[1])!=SQLITE_NULL ){
-    sqlite3_int64 iDims;
-    if( sqlite3_value_type(argv[1])!=SQLITE_INTEGER ){
-      resultError(ctx, use.pSeries, sqlite3_mprintf(
-          "embed(): dims must be an integer from 1 to %d, not '%q'",
-          use.pModel->nDims, (const char*)sqlite3_value_text(argv[1])));
-      return;
-    }
-    iDims = sqlite3_value_int64(argv[1]);
-    if( iDims<1 || iDims>use.pModel->nDims ){
-      resultError(ctx, use.pSeries, sqlite3_mprintf(
-          "embed(): dims must be from 1 to %d (the model's dims), not %lld",
-          use.pModel->nDims, iDims));
+  if( argc>=2 ){
+    sqlite3_int64 iDims = nDims;
+    int rc = embArgInt(argv[1], 1, use.pModel->nDims, &iDims);
+    if( rc==EMB_ARG_BAD || rc==EMB_ARG_NOMEM ){
+      resultError(ctx, use.pSeries, rc==EMB_ARG_NOMEM ? 0 :
+                  embArgIntError("embed(): dims", 1, use.pModel->nDims,
+                                 argv[1]));
       return;
     }
     nDims = (int)iDims;
