@@ -31,7 +31,7 @@ endif
 CFLAGS   := $(WARN) $(OPT) $(CPPFLAGS)
 LDLIBS   := -lm -lpthread
 
-EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c \
+EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c ext/index_store.c ext/index_search.c \
             ext/split.c ext/metrics.c ext/toolkit.c \
             ext/args.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
@@ -132,7 +132,7 @@ $(BUILD)/unit_index: test/unit_index.c | $(BUILD)
 
 # A writer killed with SIGKILL, and several threads at once; both load
 # $$EMBED_EXT at run time.
-$(BUILD)/crash: test/crash.c | $(BUILD)
+$(BUILD)/crash: test/crash.c test/chunkcheck.h | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
 
 $(BUILD)/threads: test/threads.c | $(BUILD)

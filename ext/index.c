@@ -6,6 +6,8 @@
 **     INSERT INTO notes(rowid, vector) VALUES (2, embed('a dog in the park'));
 **     SELECT rowid, distance, content FROM notes
 **      WHERE notes MATCH 'kitten' AND k = 10;              -- nearest first
+**     SELECT rowid, distance FROM notes WHERE notes MATCH 'kitten'
+**      ORDER BY distance LIMIT 10;                         -- the same
 **     SELECT rowid FROM notes
 **      WHERE notes MATCH '[0.5, -1, 2, 0]' AND k = 3       -- a JSON vector
 **        AND rowid IN (1, 5, 9) AND distance < 0.5;        -- filters
@@ -13,55 +15,47 @@
 ** Options, all optional: model=NAME (default: default); dims=N (default:
 ** the model's; fewer is Matryoshka truncation; with no model, or more dims
 ** than the model has, the index takes vectors only); quant=binary|none;
-** oversample=N (default 'auto': embIndexDefaultOversample(dims), and at least
-** sqrt(rows) candidates); store_content=1|0.
+** oversample=N (default 'auto'); store_content=1|0.
+**
+** This file is the virtual table itself: options and NAME_config,
+** xCreate/xConnect/xDestroy/xRename, xUpdate, transactions, query plans
+** and cursors.  Storage is in index_store.c (the shadow tables, the
+** chunks of codes and the cache that mirrors them), the search cascade
+** in index_search.c.
 **
 ** HOW IT WORKS
-** Storage.  Shadow tables in the index's own database hold everything:
-**   NAME_config(key TEXT PRIMARY KEY, value) WITHOUT ROWID
-**       format, model, dims, quant, oversample ('auto' or N) and
-**       store_content as resolved at CREATE time, and generation: a
-**       counter that every transaction writing the index increments;
-**   NAME_data(id INTEGER PRIMARY KEY, vector BLOB NOT NULL, content)
-**       the float32 vector, stored first so that reading it never walks a
-**       long content's overflow pages, and the content (NULL when
-**       store_content=0);
-**   NAME_code(id INTEGER PRIMARY KEY, code BLOB NOT NULL)   quant=binary
-**       each vector's bquant() code, apart from the vectors so that
-**       loading every code reads dims/8 bytes a row rather than 4*dims.
+** Writes.  xUpdate checks everything first (rowid, vector or content to
+** embed, conflicts), then changes NAME_data and the cache's chunks, which
+** index_store.c writes to the shadow tables at xSync and xSavepoint.
 **
-** Search.  Queries run on the cache: the codes of all rows in memory, in
-** one array of nRow codes each padded to whole 64-bit words, a parallel
-** array of rowids and a hash table from rowid to position.  quant=binary
-** scans the codes with popcount (kernels.c, xHammingMany), keeps the
-** k*oversample nearest (with oversample 'auto', at least sqrt(rows)) in a
-** bounded max-heap, reads those rows' float vectors from NAME_data and
-** keeps the k nearest by exact cosine.  (Holding the float vectors in
-** memory too would take 32 times the codes' memory, 1 GB for 1M rows of
-** 256 dims, to save about 3 us per candidate.)  quant=none caches the
-** float vectors themselves and scans them exactly.
-** A distance is 1 - cosine computed exactly as cosine() computes it, so
-** results equal a plain SQL ORDER BY 1 - cosine(vector, query); ties are
-** broken by rowid.  A vector of zero norm (say, text with no known word)
-** has no direction: as a row or as a query it matches nothing.
+** Searches.  A MATCH with k (or ORDER BY distance LIMIT n) runs one search
+** (index_search.c) and returns its rows nearest first.  What the other
+** constraints mean is fixed, whatever plan SQLite picks:
+**   - rowid IN (...) restricts the search to those rows (the list is read
+**     whole, sqlite3_vtab_in(); SQLite 3.38 or later);
+**   - rowid = x keeps x if it is among the search's k rows: the search is
+**     the top k of the index, then joined.  So a join that drives the
+**     index with `ON i.rowid = n.id` gives the same rows in either order:
+**     the cursor keeps its last search and runs it again only when the
+**     MATCH value, k or the bound change;
+**   - distance < x (or <=) drops farther rows, which the top k does too.
+** A query that cannot run (a MATCH without k, k without a MATCH, k given
+** as a list, two MATCH terms) gets the dearest plan there is, which fails
+** in xFilter with a message saying what is wrong: failing in xBestIndex
+** would fail good queries too, as SQLite also asks about parts of them.
+**
+** A broken index.  A NAME_config that cannot be read (a bad or missing
+** value, a format newer than this build's) does not stop xConnect: the
+** table connects with what is wrong in zBroken, every use fails with that
+** message, and DROP TABLE (or ALTER TABLE RENAME) still works.
 **
 ** Metrics.  Each top-k query counts into embed_metrics()'s series for
-** "schema.table" (embed_index_queries_total, embed_index_query_seconds).
-**
-** Consistency.  The first query builds the cache from the shadow tables;
-** this connection's writes then keep it up to date.  Each query compares
-** the cache's generation with NAME_config's, so a commit from another
-** connection makes it rebuild.  ROLLBACK and ROLLBACK TO (of a savepoint,
-** or of a failed statement) drop the cache, since SQLite's journal rolls
-** the shadow tables back underneath it; the next query rebuilds it.  The
-** first write of each transaction, and the first after a ROLLBACK TO,
-** increments the generation, so a cache built from rows that later roll
-** back never matches the generation that is left.
+** "schema.table", as do the chunks read from the shadow tables.
 */
 #include "index.h"
-#include "conn.h"
+#include "index_int.h"
+#include "args.h"
 #include "kernels.h"
-#include "metrics.h"
 #include "vector.h"
 
 #include <math.h>
@@ -77,32 +71,16 @@ SQLITE_EXTENSION_INIT3
 #define INDEX_K         3    /* hidden: k = N, with MATCH */
 #define INDEX_TABLE     4    /* hidden, named after the table: NAME MATCH x */
 
-#define INDEX_MAX_K          10000
-#define INDEX_MAX_DIMS       65536
-#define INDEX_MAX_OVERSAMPLE 1000
-#define INDEX_FORMAT         1        /* of the shadow tables */
-#define INDEX_BLOCK          512      /* rows per xHammingMany call */
+/* SQLITE_INDEX_CONSTRAINT_LIMIT/OFFSET, sqlite3_vtab_in() and
+** sqlite3_vtab_rhs_value() are SQLite 3.38 on: compiled in when the headers
+** have them, used when the library loaded at run time does too. */
+#if SQLITE_VERSION_NUMBER>=3038000
+# define INDEX_HAVE_338 1
+#else
+# define INDEX_HAVE_338 0
+#endif
 
-#define LARGEST_INT64        ((sqlite3_int64)0x7fffffffffffffffLL)
-
-#define INDEX_QUANT_BINARY   0
-#define INDEX_QUANT_NONE     1
-
-/* Statements on the shadow tables, prepared on first use and kept.  Each
-** SQL text takes the schema and table names as its two %w arguments. */
-#define STMT_GEN_GET       0
-#define STMT_GEN_BUMP      1
-#define STMT_DATA_INSERT   2
-#define STMT_DATA_DELETE   3
-#define STMT_DATA_UPDATE   4
-#define STMT_DATA_VECTOR   5
-#define STMT_DATA_CONTENT  6
-#define STMT_DATA_EXISTS   7
-#define STMT_CODE_PUT      8
-#define STMT_CODE_DELETE   9
-#define STMT_CODE_MOVE     10
-#define INDEX_NSTMT        11
-
+/* Each SQL text takes the schema and table names as its two %w arguments. */
 static const char *const azStmtSql[INDEX_NSTMT] = {
   "SELECT value FROM \"%w\".\"%w_config\" WHERE key='generation'",
   "UPDATE \"%w\".\"%w_config\" SET value=value+1 WHERE key='generation'",
@@ -113,68 +91,46 @@ static const char *const azStmtSql[INDEX_NSTMT] = {
   "SELECT vector FROM \"%w\".\"%w_data\" WHERE id=?1",
   "SELECT content FROM \"%w\".\"%w_data\" WHERE id=?1",
   "SELECT 1 FROM \"%w\".\"%w_data\" WHERE id=?1",
-  "INSERT OR REPLACE INTO \"%w\".\"%w_code\"(id, code) VALUES(?1, ?2)",
-  "DELETE FROM \"%w\".\"%w_code\" WHERE id=?1",
-  "UPDATE \"%w\".\"%w_code\" SET id=?1 WHERE id=?2",
-};
-
-/*
-** The cache: what a query scans.  Row i has rowid aRowid[i] and code
-** aCode[i*nStride .. +nCode), zero-padded to nStride bytes (a multiple of
-** 8).  aSlot is an open-addressing hash table (linear probing) of
-** position+1 by rowid, 0 for an empty slot, at most half full.
-*/
-typedef struct IndexCache IndexCache;
-struct IndexCache {
-  sqlite3_int64 iGen;        /* the NAME_config generation it mirrors */
-  size_t nCode;              /* bytes of a code (or float vector) */
-  size_t nStride;            /* bytes between rows, nCode rounded up to 8 */
-  uint32_t nRow, nAlloc;
-  sqlite3_int64 *aRowid;
-  uint8_t *aCode;
-  uint32_t *aSlot;
-  uint32_t nSlot;            /* a power of two */
-  int nShift;                /* 64 - log2(nSlot), for the hash */
-};
-
-typedef struct index_vtab index_vtab;
-struct index_vtab {
-  sqlite3_vtab base;
-  sqlite3 *db;
-  EmbConn *pConn;            /* a reference: the connection's models */
-  char *zDb;                 /* schema: "main", "temp", an attached name */
-  char *zName;               /* the table's name */
-  char *zModel;              /* model name, or NULL: vectors only */
-  int nDims;
-  int eQuant;                /* INDEX_QUANT_* */
-  int nOversample;           /* candidates per result, quant=binary */
-  int bAutoOversample;       /* oversample not given: the default, and at
-                             ** least sqrt(rows) candidates */
-  int bStoreContent;
-  IndexCache *pCache;        /* NULL until a query builds it */
-  int bGenBumped;            /* this transaction bumped the generation */
-  EmbSeries *pSeries;        /* embed_metrics() counters, "schema.table";
-                             ** NULL until the first query */
-  sqlite3_stmt *aStmt[INDEX_NSTMT];
-};
-
-/* A result or candidate: distance (or Hamming distance) and rowid. */
-typedef struct IndexHit IndexHit;
-struct IndexHit {
-  double d;
-  sqlite3_int64 iRowid;
+  "SELECT id, version, cap, used, live FROM \"%w\".\"%w_chunks\" ORDER BY id",
+  ("INSERT INTO \"%w\".\"%w_chunks\"(id, version, cap, used, live) "
+   "VALUES(?1, ?2, ?3, ?4, ?5)"),
+  ("UPDATE \"%w\".\"%w_chunks\" SET version=?2, cap=?3, used=?4, live=?5 "
+   "WHERE id=?1"),
+  "INSERT OR REPLACE INTO \"%w\".\"%w_codes\"(id, data) VALUES(?1, ?2)",
+  "INSERT OR REPLACE INTO \"%w\".\"%w_fine\"(id, data) VALUES(?1, ?2)",
 };
 
 typedef struct index_cursor index_cursor;
 struct index_cursor {
   sqlite3_vtab_cursor base;
   int bMatch;                /* results of a MATCH, else a scan */
-  /* MATCH: the results, nearest first */
+  /* MATCH: the results, nearest first, and which of them to return */
   IndexHit *aHit;
   int nHit, iHit;
   sqlite3_int64 iK;
+  int bOnly;                 /* rowid = iOnly: return that row, if a hit */
+  sqlite3_int64 iOnly;
   sqlite3_stmt *pRow;        /* vector, content of the current hit */
   int bRowLoaded;
+  /* The last search's inputs, to reuse its hits when a join calls
+  ** xFilter again with the same MATCH value, k and bound. */
+  sqlite3_value *pLastMatch; /* sqlite3_value_dup()'d */
+  sqlite3_int64 iLastK;
+  int eLastMax;
+  double rLastMax;
+  sqlite3_int64 iLastGen;    /* the generation it ran at */
+  sqlite3_int64 nLastWrite;  /* and the table's write count */
+  IndexHit *aAll;            /* all its hits (aHit points in when bOnly) */
+  int nAll;
+  int bLastValid;
+  /* INDEX_PLAN_STREAM: the query, kept to search again with a larger k
+  ** when the reader wants more rows, and the last row returned: a new
+  ** search returns only rows after it in (distance, rowid) order. */
+  int bStream, bStreamEnd;
+  IndexQuery sq;             /* sq.aQ and sq.aRowid owned here */
+  sqlite3_int64 nStreamRows; /* rows the search can return at most */
+  int bStreamAny;
+  IndexHit lastOut;
   /* scan: SELECT id, vector, content FROM NAME_data ... */
   sqlite3_stmt *pScan;
   int bEof;
@@ -184,24 +140,29 @@ struct index_cursor {
 ** Errors and statements
 */
 
-/* Set the table's error message to zErr (from sqlite3_mprintf(), taken
-** over) and return rc, or SQLITE_NOMEM when zErr is NULL. */
-static int indexError(index_vtab *p, int rc, char *zErr){
+int embIndexError(index_vtab *p, int rc, char *zErr){
   sqlite3_free(p->base.zErrMsg);
   p->base.zErrMsg = zErr;
   return zErr ? rc : SQLITE_NOMEM;
 }
 
-/* The error of a failed statement on the shadow tables. */
-static int indexSqlError(index_vtab *p, int rc){
+int embIndexSqlError(index_vtab *p, int rc){
   if( rc==SQLITE_NOMEM ) return rc;
-  return indexError(p, rc, sqlite3_mprintf("embed_index: '%q': %s", p->zName,
-                                           sqlite3_errmsg(p->db)));
+  return embIndexError(p, rc, sqlite3_mprintf("embed_index: '%q': %s",
+                                              p->zName, sqlite3_errmsg(p->db)));
 }
 
-/* Statement iStmt, prepared on first use.  Returns SQLITE_OK or an error
-** (message set). */
-static int indexStmt(index_vtab *p, int iStmt, sqlite3_stmt **ppStmt){
+int embIndexCorrupt(index_vtab *p, const char *zTable, char *zWhat){
+  int rc;
+  if( zWhat==0 ) return SQLITE_NOMEM;
+  rc = embIndexError(p, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
+      "embed_index: shadow table '%q_%s' is corrupt: %s", p->zName, zTable,
+      zWhat));
+  sqlite3_free(zWhat);
+  return rc;
+}
+
+int embIndexStmt(index_vtab *p, int iStmt, sqlite3_stmt **ppStmt){
   if( p->aStmt[iStmt]==0 ){
     char *zSql = sqlite3_mprintf(azStmtSql[iStmt], p->zDb, p->zName);
     int rc;
@@ -209,325 +170,43 @@ static int indexStmt(index_vtab *p, int iStmt, sqlite3_stmt **ppStmt){
     rc = sqlite3_prepare_v3(p->db, zSql, -1, SQLITE_PREPARE_PERSISTENT,
                             &p->aStmt[iStmt], 0);
     sqlite3_free(zSql);
-    if( rc ) return indexSqlError(p, rc);
+    if( rc ) return embIndexSqlError(p, rc);
   }
   *ppStmt = p->aStmt[iStmt];
   return SQLITE_OK;
 }
 
-/* Run a bound statement that returns no rows, then reset it. */
-static int indexStmtRun(index_vtab *p, sqlite3_stmt *pStmt){
+int embIndexStmtRun(index_vtab *p, sqlite3_stmt *pStmt){
   int rc;
   sqlite3_step(pStmt);
   rc = sqlite3_reset(pStmt);
   sqlite3_clear_bindings(pStmt);
-  return rc ? indexSqlError(p, rc) : SQLITE_OK;
+  return rc ? embIndexSqlError(p, rc) : SQLITE_OK;
 }
 
-/* The shadow tables' corruption, in one message. */
-static int indexCorrupt(index_vtab *p, const char *zTable, sqlite3_int64 iRow,
-                        const char *zWhat, int nGot, int nWant){
-  return indexError(p, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
-      "embed_index: shadow table '%q_%s' is corrupt: row %lld has a %s of "
-      "%d bytes, not %d", p->zName, zTable, iRow, zWhat, nGot, nWant));
-}
-
-/* ------------------------------------------------------------------------
-** The cache
-*/
-
-static uint32_t cacheHash(const IndexCache *c, sqlite3_int64 iRowid){
-  return (uint32_t)(((uint64_t)iRowid * 0x9E3779B97F4A7C15ull) >> c->nShift);
-}
-
-static void cacheFree(IndexCache *c){
-  if( c==0 ) return;
-  sqlite3_free(c->aRowid);
-  sqlite3_free(c->aCode);
-  sqlite3_free(c->aSlot);
-  sqlite3_free(c);
-}
-
-/* Position of iRowid, or -1. */
-static sqlite3_int64 cacheFind(const IndexCache *c, sqlite3_int64 iRowid){
-  uint32_t mask = c->nSlot - 1, h = cacheHash(c, iRowid);
-  for(;; h=(h+1)&mask){
-    uint32_t s = c->aSlot[h];
-    if( s==0 ) return -1;
-    if( c->aRowid[s-1]==iRowid ) return s-1;
+static void indexFinalizeStmts(index_vtab *p){
+  int i;
+  for(i=0; i<INDEX_NSTMT; i++){
+    sqlite3_finalize(p->aStmt[i]);
+    p->aStmt[i] = 0;
   }
 }
 
-/* Add position iPos, whose rowid is aRowid[iPos], to the hash table. */
-static void cacheSlotAdd(IndexCache *c, uint32_t iPos){
-  uint32_t mask = c->nSlot - 1, h = cacheHash(c, c->aRowid[iPos]);
-  while( c->aSlot[h] ) h = (h+1)&mask;
-  c->aSlot[h] = iPos + 1;
-}
-
-/* Remove position iPos (with rowid aRowid[iPos]) from the hash table,
-** shifting later entries of its probe run back into the hole. */
-static void cacheSlotRemove(IndexCache *c, uint32_t iPos){
-  uint32_t mask = c->nSlot - 1, i = cacheHash(c, c->aRowid[iPos]), j;
-  while( c->aSlot[i]!=iPos+1 ) i = (i+1)&mask;
-  for(j=i;;){
-    uint32_t h;
-    j = (j+1)&mask;
-    if( c->aSlot[j]==0 ) break;
-    h = cacheHash(c, c->aRowid[c->aSlot[j]-1]);
-    /* The entry at j may move to i unless its home h lies in (i, j]. */
-    if( i<=j ? (i<h && h<=j) : (i<h || h<=j) ) continue;
-    c->aSlot[i] = c->aSlot[j];
-    i = j;
-  }
-  c->aSlot[i] = 0;
-}
-
-/* Make the hash table nSlot slots (a power of two) and fill it. */
-static int cacheRehash(IndexCache *c, uint32_t nSlot){
-  uint32_t *aNew = sqlite3_malloc64(sizeof(uint32_t)*(size_t)nSlot);
-  uint32_t i;
-  int nBits = 0;
-  if( aNew==0 ) return SQLITE_NOMEM;
-  memset(aNew, 0, sizeof(uint32_t)*(size_t)nSlot);
-  while( (1u<<nBits)<nSlot ) nBits++;
-  sqlite3_free(c->aSlot);
-  c->aSlot = aNew;
-  c->nSlot = nSlot;
-  c->nShift = 64 - nBits;
-  for(i=0; i<c->nRow; i++) cacheSlotAdd(c, i);
-  return SQLITE_OK;
-}
-
-/* Make the arrays (not the hash table) nNew rows long. */
-static int cacheResize(IndexCache *c, uint32_t nNew){
-  sqlite3_int64 *aRowid;
-  uint8_t *aCode;
-  aRowid = sqlite3_realloc64(c->aRowid, sizeof(sqlite3_int64)*(size_t)nNew);
-  if( aRowid==0 ) return SQLITE_NOMEM;
-  c->aRowid = aRowid;
-  aCode = sqlite3_realloc64(c->aCode, c->nStride*(size_t)nNew);
-  if( aCode==0 ) return SQLITE_NOMEM;
-  c->aCode = aCode;
-  c->nAlloc = nNew;
-  return SQLITE_OK;
-}
-
-/* Room for one more row in the arrays (not the hash table). */
-static int cacheReserve(IndexCache *c){
-  if( c->nRow>=c->nAlloc ){
-    if( c->nAlloc>=0x7fffffff ) return SQLITE_FULL;
-    return cacheResize(c, c->nAlloc ? c->nAlloc*2 : 1024);
-  }
-  return SQLITE_OK;
-}
-
-static void cacheSetCode(IndexCache *c, uint32_t iPos, const uint8_t *aCode){
-  uint8_t *a = c->aCode + c->nStride*(size_t)iPos;
-  memcpy(a, aCode, c->nCode);
-  memset(a + c->nCode, 0, c->nStride - c->nCode);
-}
-
-/* Set the code of iRowid, adding the row when it is new. */
-static int cacheUpsert(IndexCache *c, sqlite3_int64 iRowid,
-                       const uint8_t *aCode){
-  sqlite3_int64 iPos = cacheFind(c, iRowid);
-  int rc;
-  if( iPos<0 ){
-    if( (uint64_t)(c->nRow+1)*2 > c->nSlot ){
-      if( c->nSlot>=0x80000000u ) return SQLITE_FULL;
-      rc = cacheRehash(c, c->nSlot*2);
-      if( rc ) return rc;
-    }
-    rc = cacheReserve(c);
-    if( rc ) return rc;
-    iPos = c->nRow++;
-    c->aRowid[iPos] = iRowid;
-    cacheSlotAdd(c, (uint32_t)iPos);
-  }
-  cacheSetCode(c, (uint32_t)iPos, aCode);
-  return SQLITE_OK;
-}
-
-/* Remove iRowid if present: the last row moves into its place. */
-static void cacheRemove(IndexCache *c, sqlite3_int64 iRowid){
-  sqlite3_int64 iPos = cacheFind(c, iRowid);
-  uint32_t iLast;
-  if( iPos<0 ) return;
-  iLast = c->nRow - 1;
-  cacheSlotRemove(c, (uint32_t)iPos);
-  if( (uint32_t)iPos!=iLast ){
-    cacheSlotRemove(c, iLast);
-    c->aRowid[iPos] = c->aRowid[iLast];
-    memcpy(c->aCode + c->nStride*(size_t)iPos,
-           c->aCode + c->nStride*(size_t)iLast, c->nStride);
-    cacheSlotAdd(c, (uint32_t)iPos);
-  }
-  c->nRow--;
-}
-
-/* Give row iOld the rowid iNew (which is not in the cache).  Returns 0, or
-** 1 when iOld is missing (the cache is then out of step). */
-static int cacheRekey(IndexCache *c, sqlite3_int64 iOld, sqlite3_int64 iNew){
-  sqlite3_int64 iPos = cacheFind(c, iOld);
-  if( iPos<0 ) return 1;
-  cacheSlotRemove(c, (uint32_t)iPos);
-  c->aRowid[iPos] = iNew;
-  cacheSlotAdd(c, (uint32_t)iPos);
-  return 0;
-}
-
-/* Bytes of a row's entry in the cache: its code, or its float vector. */
-static size_t indexCodeBytes(const index_vtab *p){
-  return p->eQuant==INDEX_QUANT_BINARY ? ((size_t)p->nDims+7)/8
-                                       : (size_t)p->nDims*4;
-}
-
-/* The generation recorded in NAME_config. */
-static int indexGeneration(index_vtab *p, sqlite3_int64 *piGen){
-  sqlite3_stmt *pStmt;
-  int rc = indexStmt(p, STMT_GEN_GET, &pStmt);
-  if( rc ) return rc;
-  if( sqlite3_step(pStmt)==SQLITE_ROW ){
-    *piGen = sqlite3_column_int64(pStmt, 0);
-    sqlite3_reset(pStmt);
-    return SQLITE_OK;
-  }
-  rc = sqlite3_reset(pStmt);
-  if( rc ) return indexSqlError(p, rc);
-  return indexError(p, SQLITE_CORRUPT_VTAB, sqlite3_mprintf(
-      "embed_index: shadow table '%q_config' is corrupt: it has no "
-      "generation", p->zName));
-}
-
-/* Build a cache of every row, tagged with generation iGen. */
-static int cacheBuild(index_vtab *p, sqlite3_int64 iGen, IndexCache **ppOut){
-  int isBinary = p->eQuant==INDEX_QUANT_BINARY;
-  char *zSql = sqlite3_mprintf(
-      isBinary ? "SELECT id, code FROM \"%w\".\"%w_code\""
-               : "SELECT id, vector FROM \"%w\".\"%w_data\"",
-      p->zDb, p->zName);
-  sqlite3_stmt *pStmt = 0;
-  IndexCache *c;
-  uint32_t nSlot = 1024;
-  int rc;
-  *ppOut = 0;
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
-  sqlite3_free(zSql);
-  if( rc ) return indexSqlError(p, rc);
-  c = sqlite3_malloc64(sizeof(*c));
-  if( c==0 ){
-    sqlite3_finalize(pStmt);
-    return SQLITE_NOMEM;
-  }
-  memset(c, 0, sizeof(*c));
-  c->iGen = iGen;
-  c->nCode = indexCodeBytes(p);
-  c->nStride = (c->nCode + 7) & ~(size_t)7;
-  /* Size the arrays once: growing a gigabyte of float vectors by doubling
-  ** would copy it about twice over. */
-  zSql = sqlite3_mprintf(
-      isBinary ? "SELECT count(*) FROM \"%w\".\"%w_code\""
-               : "SELECT count(*) FROM \"%w\".\"%w_data\"",
-      p->zDb, p->zName);
-  if( zSql==0 ){
-    rc = SQLITE_NOMEM;
-  }else{
-    sqlite3_stmt *pCount = 0;
-    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pCount, 0);
-    sqlite3_free(zSql);
-    if( rc==SQLITE_OK && sqlite3_step(pCount)==SQLITE_ROW ){
-      sqlite3_int64 nRow = sqlite3_column_int64(pCount, 0);
-      if( nRow>0 && nRow<0x7fffffff ) rc = cacheResize(c, (uint32_t)nRow);
-    }
-    if( rc==SQLITE_OK ) rc = sqlite3_finalize(pCount);
-    else sqlite3_finalize(pCount);
-    if( rc && rc!=SQLITE_NOMEM ) rc = indexSqlError(p, rc);
-  }
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    sqlite3_int64 iRowid = sqlite3_column_int64(pStmt, 0);
-    const uint8_t *a = sqlite3_column_blob(pStmt, 1);
-    int n = sqlite3_column_bytes(pStmt, 1);
-    if( (size_t)n!=c->nCode ){
-      rc = indexCorrupt(p, isBinary ? "code" : "data", iRowid,
-                        isBinary ? "code" : "vector", n, (int)c->nCode);
-      break;
-    }
-    rc = cacheReserve(c);
-    if( rc ) break;
-    c->aRowid[c->nRow] = iRowid;
-    cacheSetCode(c, c->nRow, a);
-    c->nRow++;
-  }
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_reset(pStmt);
-    if( rc ) rc = indexSqlError(p, rc);
-  }
-  sqlite3_finalize(pStmt);
-  if( rc==SQLITE_OK ){
-    while( nSlot<0x80000000u && (uint64_t)nSlot < (uint64_t)c->nRow*2+2 ){
-      nSlot *= 2;
-    }
-    rc = cacheRehash(c, nSlot);
-  }
-  if( rc ){
-    cacheFree(c);
-    return rc;
-  }
-  *ppOut = c;
-  return SQLITE_OK;
-}
-
-/* Make p->pCache mirror the shadow tables. */
-static int indexCacheReady(index_vtab *p){
-  sqlite3_int64 iGen = 0;
-  int rc = indexGeneration(p, &iGen);
-  if( rc ) return rc;
-  if( p->pCache && p->pCache->iGen==iGen ) return SQLITE_OK;
-  cacheFree(p->pCache);
-  p->pCache = 0;
-  return cacheBuild(p, iGen, &p->pCache);
-}
-
-static void indexCacheDrop(index_vtab *p){
-  cacheFree(p->pCache);
-  p->pCache = 0;
-}
-
-/* Before the first change in a transaction: increment the generation.
-** A cache that another connection's commit had already made stale is
-** dropped here, since this connection's writes cannot be applied to it. */
-static int indexWriteBegin(index_vtab *p){
-  sqlite3_stmt *pStmt;
-  sqlite3_int64 iGen = 0;
-  int rc;
-  if( p->bGenBumped ) return SQLITE_OK;
-  rc = indexGeneration(p, &iGen);
-  if( rc==SQLITE_OK ) rc = indexStmt(p, STMT_GEN_BUMP, &pStmt);
-  if( rc==SQLITE_OK ) rc = indexStmtRun(p, pStmt);
-  if( rc ) return rc;
-  if( p->pCache ){
-    if( p->pCache->iGen==iGen ){
-      p->pCache->iGen = iGen + 1;
-    }else{
-      indexCacheDrop(p);
-    }
-  }
-  p->bGenBumped = 1;
-  return SQLITE_OK;
+/* Fail with the reason the index is broken, when it is. */
+static int indexCheckBroken(index_vtab *p){
+  if( p->zBroken==0 ) return SQLITE_OK;
+  return embIndexError(p, SQLITE_CORRUPT_VTAB,
+                       sqlite3_mprintf("%s", p->zBroken));
 }
 
 /* ------------------------------------------------------------------------
 ** Vectors: from SQL values, from text, and distances
 */
 
-/* 1 - cosine(a, b) for float32 vectors of n elements, computed as cosine()
-** computes it.  Returns 0 when either has zero norm (no distance). */
-static int vecDistance(const EmbKernels *pK, const uint8_t *a,
-                       const uint8_t *b, size_t n, double *pD){
+int embIndexDistance(const uint8_t *a, const uint8_t *b, size_t n,
+                     double *pD){
   double ab, aa, bb, c;
-  pK->xDot3(a, b, n, &ab, &aa, &bb);
+  embKernels()->xDot3(a, b, n, &ab, &aa, &bb);
   if( !isfinite(ab) || !isfinite(aa) || !isfinite(bb) ){
     /* Finite inputs (the index holds no others) whose float sums
     ** overflowed: add up in double, as cosine() does. */
@@ -564,12 +243,12 @@ static int indexVector(index_vtab *p, sqlite3_value *pVal, const char *zWhich,
       sqlite3_free(zErr);
       zErr = z;
     }
-    return zErr ? indexError(p, rc, zErr) : SQLITE_NOMEM;
+    return zErr ? embIndexError(p, rc, zErr) : SQLITE_NOMEM;
   }
   if( pVec->n!=p->nDims ){
     int n = pVec->n;
     embVecClear(pVec);
-    return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
+    return embIndexError(p, SQLITE_ERROR, sqlite3_mprintf(
         "embed_index: %svector has %d dims, but '%q' takes %d", zWhich, n,
         p->zName, p->nDims));
   }
@@ -584,7 +263,7 @@ static int indexEmbed(index_vtab *p, sqlite3_value *pVal, const char *zWhat,
   const char *z;
   int n;
   if( p->zModel==0 ){
-    return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
+    return embIndexError(p, SQLITE_ERROR, sqlite3_mprintf(
         "embed_index: '%q' holds vectors only (it has no model), so %s "
         "cannot be embedded: give a vector (a float32 BLOB or a JSON array)",
         p->zName, zWhat));
@@ -595,10 +274,10 @@ static int indexEmbed(index_vtab *p, sqlite3_value *pVal, const char *zWhat,
     char *zErr = zWhy ? sqlite3_mprintf("embed_index: '%q' embeds with %s",
                                         p->zName, zWhy) : 0;
     sqlite3_free(zWhy);
-    return indexError(p, SQLITE_ERROR, zErr);
+    return embIndexError(p, SQLITE_ERROR, zErr);
   }
   if( pModel->nDims<p->nDims ){
-    return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
+    return embIndexError(p, SQLITE_ERROR, sqlite3_mprintf(
         "embed_index: model '%q' has %d dims, fewer than the %d of '%q'",
         p->zModel, pModel->nDims, p->nDims, p->zName));
   }
@@ -626,7 +305,7 @@ static int indexRowVector(index_vtab *p, sqlite3_value *pContent,
     return rc;
   }
   if( pContent==0 || sqlite3_value_type(pContent)==SQLITE_NULL ){
-    return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
+    return embIndexError(p, SQLITE_ERROR, sqlite3_mprintf(
         "embed_index: a row of '%q' needs a vector, or content to embed "
         "(both are NULL)", p->zName));
   }
@@ -643,89 +322,70 @@ static int indexRowVector(index_vtab *p, sqlite3_value *pContent,
 }
 
 /* ------------------------------------------------------------------------
-** Writes: xUpdate and its parts
+** Writes: xUpdate and its parts.  Each part checks everything it can
+** before it changes anything; then NAME_data changes first, and the cache
+** (whose room embStoreReserve() made beforehand) only once that worked.
 */
 
 /* Whether rowid iRowid exists. */
 static int indexExists(index_vtab *p, sqlite3_int64 iRowid, int *pbExists){
   sqlite3_stmt *pStmt;
-  int rc = indexStmt(p, STMT_DATA_EXISTS, &pStmt);
+  int rc = embIndexStmt(p, STMT_DATA_EXISTS, &pStmt);
   if( rc ) return rc;
   sqlite3_bind_int64(pStmt, 1, iRowid);
   *pbExists = sqlite3_step(pStmt)==SQLITE_ROW;
   rc = sqlite3_reset(pStmt);
-  return rc ? indexSqlError(p, rc) : SQLITE_OK;
+  return rc ? embIndexSqlError(p, rc) : SQLITE_OK;
 }
 
-/* A rowid from an SQL value: an integer, or a real with an integer value. */
+/* A rowid from an SQL value, by the numeric-argument policy (args.h):
+** 7, 7.0 and '7' are 7. */
 static int indexRowidArg(index_vtab *p, sqlite3_value *pVal,
                          sqlite3_int64 *piRowid){
-  int eType = sqlite3_value_type(pVal);
-  if( eType==SQLITE_INTEGER ){
-    *piRowid = sqlite3_value_int64(pVal);
-    return SQLITE_OK;
-  }
-  if( eType==SQLITE_FLOAT ){
-    double r = sqlite3_value_double(pVal);
-    if( r>=-9.2e18 && r<=9.2e18 && r==floor(r) ){
-      *piRowid = (sqlite3_int64)r;
-      return SQLITE_OK;
-    }
-  }
-  return indexError(p, SQLITE_MISMATCH, sqlite3_mprintf(
-      "embed_index: a rowid of '%q' must be an integer, not '%q'", p->zName,
-      eType==SQLITE_NULL ? "NULL" : (const char*)sqlite3_value_text(pVal)));
+  char *zVal;
+  int rc = embArgInt(pVal, (sqlite3_int64)(-0x7fffffffffffffffLL-1),
+                     (sqlite3_int64)0x7fffffffffffffffLL, piRowid);
+  if( rc==EMB_ARG_OK ) return SQLITE_OK;
+  if( rc==EMB_ARG_NOMEM ) return SQLITE_NOMEM;
+  zVal = embArgDescribe(pVal);
+  rc = embIndexError(p, SQLITE_MISMATCH, zVal ? sqlite3_mprintf(
+      "embed_index: a rowid of '%q' must be an integer, not %s", p->zName,
+      zVal) : 0);
+  sqlite3_free(zVal);
+  return rc;
 }
 
 static int indexDuplicate(index_vtab *p, sqlite3_int64 iRowid){
-  return indexError(p, SQLITE_CONSTRAINT, sqlite3_mprintf(
+  return embIndexError(p, SQLITE_CONSTRAINT, sqlite3_mprintf(
       "embed_index: '%q' already has a row with rowid %lld (INSERT OR "
       "REPLACE replaces it)", p->zName, iRowid));
 }
 
-/* Delete row iRowid from the shadow tables and the cache. */
+/* DELETE of row iRowid from NAME_data, then from the cache. */
 static int indexDeleteRow(index_vtab *p, sqlite3_int64 iRowid){
   sqlite3_stmt *pStmt;
-  int rc = indexStmt(p, STMT_DATA_DELETE, &pStmt);
+  int rc = embIndexStmt(p, STMT_DATA_DELETE, &pStmt);
   if( rc ) return rc;
   sqlite3_bind_int64(pStmt, 1, iRowid);
-  rc = indexStmtRun(p, pStmt);
-  if( rc==SQLITE_OK && p->eQuant==INDEX_QUANT_BINARY ){
-    rc = indexStmt(p, STMT_CODE_DELETE, &pStmt);
-    if( rc ) return rc;
-    sqlite3_bind_int64(pStmt, 1, iRowid);
-    rc = indexStmtRun(p, pStmt);
-  }
-  if( rc==SQLITE_OK && p->pCache ) cacheRemove(p->pCache, iRowid);
+  rc = embIndexStmtRun(p, pStmt);
+  if( rc==SQLITE_OK ) embStoreRemove(p, iRowid);
   return rc;
 }
 
-/* Store the code of the vector aVec for iRowid (quant=binary), and put the
-** row's entry in the cache when there is one.  A cache that cannot grow is
-** dropped; the next query rebuilds it. */
-static int indexPutCode(index_vtab *p, sqlite3_int64 iRowid,
-                        const uint8_t *aVec){
-  uint8_t aStack[512];
-  uint8_t *aCode = (uint8_t*)aVec;
-  size_t nCode = indexCodeBytes(p);
-  int rc = SQLITE_OK;
-  if( p->eQuant==INDEX_QUANT_BINARY ){
-    sqlite3_stmt *pStmt;
-    aCode = nCode<=sizeof(aStack) ? aStack : sqlite3_malloc64(nCode);
-    if( aCode==0 ) return SQLITE_NOMEM;
-    embBquant(aVec, (size_t)p->nDims, aCode);
-    rc = indexStmt(p, STMT_CODE_PUT, &pStmt);
-    if( rc==SQLITE_OK ){
-      sqlite3_bind_int64(pStmt, 1, iRowid);
-      sqlite3_bind_blob(pStmt, 2, aCode, (int)nCode, SQLITE_STATIC);
-      rc = indexStmtRun(p, pStmt);
-    }
-  }
-  if( rc==SQLITE_OK && p->pCache && cacheUpsert(p->pCache, iRowid, aCode) ){
-    indexCacheDrop(p);
-  }
-  if( aCode!=aVec && aCode!=aStack ) sqlite3_free(aCode);
-  return rc;
+/* UPDATE of NAME_data row iOld: new rowid iNew, vector aVec (or NULL: the
+** same), content pContent when bContent. */
+static int indexDataUpdate(index_vtab *p, sqlite3_int64 iOld,
+                           sqlite3_int64 iNew, const uint8_t *aVec,
+                           sqlite3_value *pContent, int bContent){
+  sqlite3_stmt *pStmt;
+  int rc = embIndexStmt(p, STMT_DATA_UPDATE, &pStmt);
+  if( rc ) return rc;
+  sqlite3_bind_int64(pStmt, 1, iNew);
+  if( aVec ) sqlite3_bind_blob(pStmt, 2, aVec, p->nDims*4, SQLITE_STATIC);
+  if( bContent && p->bStoreContent ) sqlite3_bind_value(pStmt, 3, pContent);
+  sqlite3_bind_int(pStmt, 4, bContent);
+  sqlite3_bind_int64(pStmt, 5, iOld);
+  return embIndexStmtRun(p, pStmt);
 }
 
 /* INSERT: argv[1] the rowid or NULL, argv[2..] the columns. */
@@ -736,6 +396,7 @@ static int indexInsert(index_vtab *p, sqlite3_value **argv,
   sqlite3_int64 iRowid = 0;
   int bRowid = sqlite3_value_type(argv[1])!=SQLITE_NULL;
   int bReplace = 0;
+  IndexSlot slot;
   EmbVec vec;
   float *aOwn = 0;
   const uint8_t *aVec = 0;
@@ -753,19 +414,46 @@ static int indexInsert(index_vtab *p, sqlite3_value **argv,
       rc = indexDuplicate(p, iRowid);
     }
   }
-  /* Every check is done: from here on, changes. */
-  if( rc==SQLITE_OK ) rc = indexWriteBegin(p);
-  if( rc==SQLITE_OK && bReplace ) rc = indexDeleteRow(p, iRowid);
-  if( rc==SQLITE_OK ) rc = indexStmt(p, STMT_DATA_INSERT, &pStmt);
-  if( rc==SQLITE_OK ){
-    if( bRowid ) sqlite3_bind_int64(pStmt, 1, iRowid);
-    sqlite3_bind_blob(pStmt, 2, aVec, p->nDims*4, SQLITE_STATIC);
-    if( p->bStoreContent ) sqlite3_bind_value(pStmt, 3, pContent);
-    rc = indexStmtRun(p, pStmt);
-    if( rc==SQLITE_OK && !bRowid ) iRowid = sqlite3_last_insert_rowid(p->db);
+  if( rc==SQLITE_OK ) rc = embStoreWriteBegin(p);
+  if( rc==SQLITE_OK && !bRowid ){
+    /* The rowid NAME_data would give it, so that the cache can make room
+    ** for it before NAME_data changes. */
+    sqlite3_stmt *pMax = 0;
+    char *zSql = sqlite3_mprintf("SELECT coalesce(max(id), 0) FROM "
+                                 "\"%w\".\"%w_data\"", p->zDb, p->zName);
+    rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pMax, 0) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    if( rc==SQLITE_OK && sqlite3_step(pMax)==SQLITE_ROW ){
+      iRowid = sqlite3_column_int64(pMax, 0);
+    }
+    if( rc==SQLITE_OK ) rc = sqlite3_finalize(pMax);
+    else sqlite3_finalize(pMax);
+    if( rc && rc!=SQLITE_NOMEM ) rc = embIndexSqlError(p, rc);
+    if( rc==SQLITE_OK && iRowid==(sqlite3_int64)0x7fffffffffffffffLL ){
+      rc = embIndexError(p, SQLITE_FULL, sqlite3_mprintf(
+          "embed_index: '%q' has a row with the largest rowid: give a rowid",
+          p->zName));
+    }
+    iRowid++;
   }
-  if( rc==SQLITE_OK ) rc = indexPutCode(p, iRowid, aVec);
-  if( rc==SQLITE_OK ) *piRowid = iRowid;
+  /* Every check is done: from here on, changes. */
+  if( rc==SQLITE_OK ) rc = embStoreReserve(p, iRowid, &slot);
+  if( rc==SQLITE_OK && bReplace ){
+    /* OR REPLACE of an existing row: one UPDATE, in place. */
+    rc = indexDataUpdate(p, iRowid, iRowid, aVec, pContent, 1);
+  }else if( rc==SQLITE_OK ){
+    rc = embIndexStmt(p, STMT_DATA_INSERT, &pStmt);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pStmt, 1, iRowid);
+      sqlite3_bind_blob(pStmt, 2, aVec, p->nDims*4, SQLITE_STATIC);
+      if( p->bStoreContent ) sqlite3_bind_value(pStmt, 3, pContent);
+      rc = embIndexStmtRun(p, pStmt);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    embStoreApply(p, &slot, iRowid, aVec);
+    *piRowid = iRowid;
+  }
   embVecClear(&vec);
   sqlite3_free(aOwn);
   return rc;
@@ -781,9 +469,10 @@ static int indexUpdateRow(index_vtab *p, sqlite3_value **argv){
   int bContentSet = !sqlite3_value_nochange(pContent);
   int bVectorSet = !sqlite3_value_nochange(pVector);
   sqlite3_value *pOldContent = 0;  /* sqlite3_value_dup()'d */
-  sqlite3_stmt *pStmt = 0, *pContentStmt = 0;
+  sqlite3_stmt *pContentStmt = 0;
   sqlite3_int64 iOld = sqlite3_value_int64(argv[0]), iNew = 0;
   int bReplace = 0;
+  IndexSlot slot;
   EmbVec vec;
   float *aOwn = 0;
   const uint8_t *aVec = 0;       /* the new vector, or NULL: unchanged */
@@ -797,7 +486,7 @@ static int indexUpdateRow(index_vtab *p, sqlite3_value **argv){
     }else if( bVectorSet ){
       /* vector = NULL: embed the content, new or stored. */
       if( !bContentSet && p->bStoreContent ){
-        rc = indexStmt(p, STMT_DATA_CONTENT, &pContentStmt);
+        rc = embIndexStmt(p, STMT_DATA_CONTENT, &pContentStmt);
         if( rc==SQLITE_OK ){
           sqlite3_bind_int64(pContentStmt, 1, iOld);
           if( sqlite3_step(pContentStmt)==SQLITE_ROW ){
@@ -824,36 +513,17 @@ static int indexUpdateRow(index_vtab *p, sqlite3_value **argv){
       rc = indexDuplicate(p, iNew);
     }
   }
+  if( rc==SQLITE_OK ) rc = embStoreWriteBegin(p);
   /* Every check is done: from here on, changes. */
-  if( rc==SQLITE_OK ) rc = indexWriteBegin(p);
+  if( rc==SQLITE_OK && aVec ) rc = embStoreReserve(p, iOld, &slot);
   if( rc==SQLITE_OK && bReplace ) rc = indexDeleteRow(p, iNew);
-  if( rc==SQLITE_OK ) rc = indexStmt(p, STMT_DATA_UPDATE, &pStmt);
   if( rc==SQLITE_OK ){
-    sqlite3_bind_int64(pStmt, 1, iNew);
-    if( aVec ) sqlite3_bind_blob(pStmt, 2, aVec, p->nDims*4, SQLITE_STATIC);
-    if( bContentSet && p->bStoreContent ) sqlite3_bind_value(pStmt, 3, pContent);
-    sqlite3_bind_int(pStmt, 4, bContentSet);
-    sqlite3_bind_int64(pStmt, 5, iOld);
-    rc = indexStmtRun(p, pStmt);
+    rc = indexDataUpdate(p, iOld, iNew, aVec, pContent, bContentSet);
   }
-  if( rc==SQLITE_OK && iNew!=iOld ){
-    if( p->eQuant==INDEX_QUANT_BINARY ){
-      rc = indexStmt(p, aVec ? STMT_CODE_DELETE : STMT_CODE_MOVE, &pStmt);
-      if( rc==SQLITE_OK ){
-        if( aVec ){
-          sqlite3_bind_int64(pStmt, 1, iOld);
-        }else{
-          sqlite3_bind_int64(pStmt, 1, iNew);
-          sqlite3_bind_int64(pStmt, 2, iOld);
-        }
-        rc = indexStmtRun(p, pStmt);
-      }
-    }
-    if( rc==SQLITE_OK && p->pCache && cacheRekey(p->pCache, iOld, iNew) ){
-      indexCacheDrop(p);
-    }
+  if( rc==SQLITE_OK ){
+    if( aVec ) embStoreApply(p, &slot, iOld, aVec);
+    if( iNew!=iOld ) embStoreRekey(p, iOld, iNew);
   }
-  if( rc==SQLITE_OK && aVec ) rc = indexPutCode(p, iNew, aVec);
   embVecClear(&vec);
   sqlite3_free(aOwn);
   sqlite3_value_free(pOldContent);
@@ -863,9 +533,11 @@ static int indexUpdateRow(index_vtab *p, sqlite3_value **argv){
 static int indexUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
                        sqlite_int64 *pRowid){
   index_vtab *p = (index_vtab*)pVtab;
-  int rc;
+  int rc = indexCheckBroken(p);
+  if( rc ) return rc;
+  p->nWrite++;
   if( argc==1 ){
-    rc = indexWriteBegin(p);
+    rc = embStoreWriteBegin(p);
     if( rc==SQLITE_OK ) rc = indexDeleteRow(p, sqlite3_value_int64(argv[0]));
     return rc;
   }
@@ -876,234 +548,7 @@ static int indexUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
 }
 
 /* ------------------------------------------------------------------------
-** Search
-*/
-
-/* a comes before b: nearer, or as near with a smaller rowid. */
-static int hitBefore(const IndexHit *a, const IndexHit *b){
-  return a->d<b->d || (a->d==b->d && a->iRowid<b->iRowid);
-}
-
-static int hitCompare(const void *a, const void *b){
-  return hitBefore((const IndexHit*)a, (const IndexHit*)b) ? -1 :
-         hitBefore((const IndexHit*)b, (const IndexHit*)a) ? 1 : 0;
-}
-
-static int hitRowidCompare(const void *a, const void *b){
-  sqlite3_int64 x = ((const IndexHit*)a)->iRowid;
-  sqlite3_int64 y = ((const IndexHit*)b)->iRowid;
-  return x<y ? -1 : x>y;
-}
-
-/* A bounded max-heap of the nMax nearest hits offered: a[0] is the
-** farthest kept. */
-typedef struct IndexHeap IndexHeap;
-struct IndexHeap {
-  IndexHit *a;
-  int n, nMax;
-};
-
-static void heapOffer(IndexHeap *h, double d, sqlite3_int64 iRowid){
-  IndexHit x;
-  int i;
-  x.d = d;
-  x.iRowid = iRowid;
-  if( h->n<h->nMax ){
-    for(i=h->n++; i>0; ){
-      int iParent = (i-1)/2;
-      if( !hitBefore(&h->a[iParent], &x) ) break;
-      h->a[i] = h->a[iParent];
-      i = iParent;
-    }
-    h->a[i] = x;
-  }else if( h->nMax>0 && hitBefore(&x, &h->a[0]) ){
-    for(i=0;;){
-      int iChild = 2*i+1;
-      if( iChild>=h->n ) break;
-      if( iChild+1<h->n && hitBefore(&h->a[iChild], &h->a[iChild+1]) ){
-        iChild++;
-      }
-      if( !hitBefore(&x, &h->a[iChild]) ) break;
-      h->a[i] = h->a[iChild];
-      i = iChild;
-    }
-    h->a[i] = x;
-  }
-}
-
-/* What a MATCH query asks for besides the vector. */
-typedef struct IndexQuery IndexQuery;
-struct IndexQuery {
-  const uint8_t *aQ;         /* the query vector, nDims floats */
-  int nK;
-  int eMax;                  /* 0, or the distance bound: 1 '<', 2 '<=' */
-  double rMax;
-  sqlite3_int64 *aRowid;     /* rowid = / IN filter, sorted, or NULL */
-  int nRowid;
-};
-
-static int queryAllows(const IndexQuery *q, double d){
-  return q->eMax==0 || d<q->rMax || (q->eMax==2 && d==q->rMax);
-}
-
-/* Offer row iPos of the cache to pCand by Hamming distance from aCode. */
-static void offerHamming(const EmbKernels *pK, const IndexCache *c,
-                         const uint8_t *aCode, uint32_t iPos,
-                         IndexHeap *pCand){
-  uint64_t h = pK->xHamming(aCode, c->aCode + c->nStride*(size_t)iPos,
-                            c->nStride);
-  heapOffer(pCand, (double)h, c->aRowid[iPos]);
-}
-
-/* Offer row iPos of the cache (quant=none: a float vector) to pHeap by
-** exact distance. */
-static void offerExact(const EmbKernels *pK, const IndexCache *c,
-                       const IndexQuery *q, int nDims, uint32_t iPos,
-                       IndexHeap *pHeap){
-  double d;
-  if( vecDistance(pK, q->aQ, c->aCode + c->nStride*(size_t)iPos,
-                  (size_t)nDims, &d) && queryAllows(q, d) ){
-    heapOffer(pHeap, d, c->aRowid[iPos]);
-  }
-}
-
-/* quant=binary: the nCand rows whose codes are nearest the query's. */
-static int searchCandidates(index_vtab *p, const IndexQuery *q,
-                            IndexHeap *pCand){
-  const EmbKernels *pK = embKernels();
-  const IndexCache *c = p->pCache;
-  uint8_t *aCode = sqlite3_malloc64(c->nStride);
-  uint32_t aDist[INDEX_BLOCK];
-  uint32_t i, j;
-  if( aCode==0 ) return SQLITE_NOMEM;
-  memset(aCode, 0, c->nStride);
-  embBquant(q->aQ, (size_t)p->nDims, aCode);
-  if( q->aRowid ){
-    int iR;
-    for(iR=0; iR<q->nRowid; iR++){
-      sqlite3_int64 iPos = cacheFind(c, q->aRowid[iR]);
-      if( iPos>=0 ) offerHamming(pK, c, aCode, (uint32_t)iPos, pCand);
-    }
-  }else{
-    /* Once the heap is full, a row must beat its farthest entry, hMax
-    ** (and, at an equal distance, its rowid): almost every row fails
-    ** that first comparison. */
-    uint32_t hMax = UINT32_MAX;
-    sqlite3_int64 iMaxRowid = LARGEST_INT64;
-    for(i=0; i<c->nRow; i+=INDEX_BLOCK){
-      uint32_t n = c->nRow - i < INDEX_BLOCK ? c->nRow - i : INDEX_BLOCK;
-      const sqlite3_int64 *aRowid = c->aRowid + i;
-      pK->xHammingMany(aCode, c->aCode + c->nStride*(size_t)i, c->nStride,
-                       c->nStride, n, aDist);
-      for(j=0; j<n; j++){
-        if( aDist[j]>hMax ) continue;
-        if( aDist[j]==hMax && aRowid[j]>iMaxRowid ) continue;
-        heapOffer(pCand, (double)aDist[j], aRowid[j]);
-        if( pCand->n==pCand->nMax ){
-          hMax = (uint32_t)pCand->a[0].d;
-          iMaxRowid = pCand->a[0].iRowid;
-        }
-      }
-    }
-  }
-  sqlite3_free(aCode);
-  return SQLITE_OK;
-}
-
-/* Re-rank the candidates by exact distance on their stored vectors (the
-** candidates' order is lost). */
-static int searchRerank(index_vtab *p, const IndexQuery *q,
-                        IndexHeap *pCand, IndexHeap *pHeap){
-  const EmbKernels *pK = embKernels();
-  sqlite3_stmt *pStmt;
-  int i, rc = indexStmt(p, STMT_DATA_VECTOR, &pStmt);
-  /* In rowid order, the lookups walk the b-tree forwards, touching each
-  ** page once. */
-  qsort(pCand->a, (size_t)pCand->n, sizeof(IndexHit), hitRowidCompare);
-  for(i=0; rc==SQLITE_OK && i<pCand->n; i++){
-    sqlite3_int64 iRowid = pCand->a[i].iRowid;
-    sqlite3_bind_int64(pStmt, 1, iRowid);
-    if( sqlite3_step(pStmt)==SQLITE_ROW ){
-      const uint8_t *a = sqlite3_column_blob(pStmt, 0);
-      int n = sqlite3_column_bytes(pStmt, 0);
-      double d;
-      if( n!=p->nDims*4 ){
-        sqlite3_reset(pStmt);
-        return indexCorrupt(p, "data", iRowid, "vector", n, p->nDims*4);
-      }
-      if( vecDistance(pK, q->aQ, a, (size_t)p->nDims, &d)
-       && queryAllows(q, d) ){
-        heapOffer(pHeap, d, iRowid);
-      }
-    }
-    rc = sqlite3_reset(pStmt);
-    if( rc ) rc = indexSqlError(p, rc);
-  }
-  return rc;
-}
-
-/* Run query q: set *paHit to the results (sqlite3_malloc'd, nearest first;
-** the caller frees it) and *pnHit to their count. */
-static int indexSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
-                       int *pnHit){
-  const EmbKernels *pK = embKernels();
-  IndexHeap heap, cand;
-  const IndexCache *c;
-  uint32_t i;
-  int rc = indexCacheReady(p);
-  *paHit = 0;
-  *pnHit = 0;
-  if( rc ) return rc;
-  c = p->pCache;
-  memset(&heap, 0, sizeof(heap));
-  memset(&cand, 0, sizeof(cand));
-  heap.nMax = q->nK < (sqlite3_int64)c->nRow ? q->nK : (int)c->nRow;
-  if( q->aRowid && heap.nMax>q->nRowid ) heap.nMax = q->nRowid;
-  if( heap.nMax==0 ) return SQLITE_OK;
-  heap.a = sqlite3_malloc64(sizeof(IndexHit)*(size_t)heap.nMax);
-  if( heap.a==0 ) return SQLITE_NOMEM;
-  if( p->eQuant==INDEX_QUANT_NONE ){
-    if( q->aRowid ){
-      int iR;
-      for(iR=0; iR<q->nRowid; iR++){
-        sqlite3_int64 iPos = cacheFind(c, q->aRowid[iR]);
-        if( iPos>=0 ) offerExact(pK, c, q, p->nDims, (uint32_t)iPos, &heap);
-      }
-    }else{
-      for(i=0; i<c->nRow; i++) offerExact(pK, c, q, p->nDims, i, &heap);
-    }
-  }else{
-    sqlite3_int64 nCand = (sqlite3_int64)q->nK * p->nOversample;
-    if( p->bAutoOversample ){
-      /* As a table grows, more rows crowd within the codes' noise of the
-      ** true neighbours: on 1M clustered vectors of 256 dims, 160
-      ** candidates held 66% of the top-10, 640 held 99% (bench/INDEX.md).
-      ** At least sqrt(rows) candidates keeps up with that, at a re-rank
-      ** cost that stays small beside the scan (1,000 lookups for 1M). */
-      sqlite3_int64 nMin = (sqlite3_int64)ceil(sqrt((double)c->nRow));
-      if( nCand<nMin ) nCand = nMin;
-    }
-    if( nCand>(sqlite3_int64)c->nRow ) nCand = c->nRow;
-    if( q->aRowid && nCand>q->nRowid ) nCand = q->nRowid;
-    cand.nMax = (int)nCand;
-    cand.a = sqlite3_malloc64(sizeof(IndexHit)*(size_t)nCand);
-    if( cand.a==0 ) rc = SQLITE_NOMEM;
-    if( rc==SQLITE_OK ) rc = searchCandidates(p, q, &cand);
-    if( rc==SQLITE_OK ) rc = searchRerank(p, q, &cand, &heap);
-    sqlite3_free(cand.a);
-  }
-  if( rc ){
-    sqlite3_free(heap.a);
-    return rc;
-  }
-  qsort(heap.a, (size_t)heap.n, sizeof(IndexHit), hitCompare);
-  *paHit = heap.a;
-  *pnHit = heap.n;
-  return SQLITE_OK;
-}
-
-/* ------------------------------------------------------------------------
-** Options, shadow tables, xCreate and xConnect
+** Options, NAME_config, xCreate and xConnect
 */
 
 /* Parse the decimal integer z (digits only) into *piOut within
@@ -1123,25 +568,31 @@ static int parseInt(const char *z, int iMin, int iMax, int *piOut){
 }
 
 /*
-** The default oversampling for quant=binary codes of nDims bits: how many
-** times k the candidates re-ranked exactly must be for recall@10 of 0.95
-** against exact search.  Sign bits of fewer dimensions agree less with
-** cosine order, so the factor needed grows fast as dims fall.  Measured
-** (bench/index.c recall, bench/INDEX.md) on 36,618 real sentences (STS-B,
-** WikiText-2, Banking77) embedded by the default model at 32, 64 and 100
-** dims, recall@10 reaches 0.95 at oversample ~240, ~105 and ~45.
-** 64 * (100/dims)^1.5 lies above all three (354, 125, 64: recall 0.97 or
-** more there), leaving a margin for tables larger than the measured one,
-** whose recall at a given oversample is lower; it gives 45 at 128 dims and
-** 16 at 256, where SPEC's reference run found "far less" than 50 needed,
-** and never less than 8.  The cost is small: each candidate is one rowid
-** lookup (~1 us), against a scan of all codes.
+** The oversampling of a format-1 index (read in place) with oversample
+** 'auto': how many times k the candidates re-ranked exactly are, for
+** recall@10 of 0.95 against exact search with Hamming distance alone, as
+** format 1 always searched.  Measured on 36,618 real sentences at 32, 64
+** and 100 dims (bench/INDEX.md): 64 * (100/dims)^1.5, never less than 8.
 */
 int embIndexDefaultOversample(int nDims){
   double r = 64.0 * pow(100.0/nDims, 1.5);
   if( r<8.0 ) r = 8.0;
   if( r>INDEX_MAX_OVERSAMPLE ) r = INDEX_MAX_OVERSAMPLE;
   return (int)ceil(r);
+}
+
+/* The sizes of a row's codes, from dims and quant. */
+static void indexSetSizes(index_vtab *p){
+  if( p->eQuant==INDEX_QUANT_BINARY ){
+    size_t nBits = ((size_t)p->nDims+7)/8;
+    /* Codes of 8 bytes or more padded to whole words for the popcount
+    ** kernels; shorter ones (up to 56 dims) kept as they are. */
+    p->nStride = nBits<8 ? nBits : (nBits+7) & ~(size_t)7;
+    p->nFine = ((size_t)p->nDims+1)/2;
+  }else{
+    p->nStride = (size_t)p->nDims*4;
+    p->nFine = 0;
+  }
 }
 
 /* The options of CREATE VIRTUAL TABLE, as given. */
@@ -1271,139 +722,138 @@ static int optionsApply(index_vtab *p, IndexOptions *pOpt, char **pzErr){
     if( p->zModel==0 ) return SQLITE_NOMEM;
   }
   /* else more dims than the model has: vectors only (zModel NULL) */
-  if( p->nOversample==0 ){
-    p->bAutoOversample = 1;
-    p->nOversample = embIndexDefaultOversample(p->nDims);
-  }
+  if( p->nOversample==0 ) p->bAutoOversample = 1;
+  p->iFormat = INDEX_FORMAT;
+  indexSetSizes(p);
   return SQLITE_OK;
 }
 
-/* Create the shadow tables and write the configuration. */
-static int indexCreateShadow(index_vtab *p, char **pzErr){
-  sqlite3_str *pSql = sqlite3_str_new(p->db);
-  char *zSql, *zErr = 0;
-  char zOversample[16] = "'auto'";
-  int rc;
-  if( !p->bAutoOversample ){
-    sqlite3_snprintf(sizeof(zOversample), zOversample, "%d", p->nOversample);
-  }
-  sqlite3_str_appendf(pSql,
-      "CREATE TABLE \"%w\".\"%w_config\"(key TEXT PRIMARY KEY, value) "
-        "WITHOUT ROWID;"
-      "CREATE TABLE \"%w\".\"%w_data\"(id INTEGER PRIMARY KEY, "
-        "vector BLOB NOT NULL, content);",
-      p->zDb, p->zName, p->zDb, p->zName);
-  if( p->eQuant==INDEX_QUANT_BINARY ){
-    sqlite3_str_appendf(pSql, "CREATE TABLE \"%w\".\"%w_code\"(id INTEGER "
-                        "PRIMARY KEY, code BLOB NOT NULL);", p->zDb, p->zName);
-  }
-  sqlite3_str_appendf(pSql,
-      "INSERT INTO \"%w\".\"%w_config\"(key, value) VALUES "
-        "('format', %d), ('model', %Q), ('dims', %d), ('quant', %Q), "
-        "('oversample', %s), ('store_content', %d), ('generation', 0);",
-      p->zDb, p->zName, INDEX_FORMAT, p->zModel, p->nDims,
-      p->eQuant==INDEX_QUANT_BINARY ? "binary" : "none", zOversample,
-      p->bStoreContent);
-  zSql = sqlite3_str_finish(pSql);
-  if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_exec(p->db, zSql, 0, 0, &zErr);
-  sqlite3_free(zSql);
-  if( rc ){
-    *pzErr = sqlite3_mprintf("embed_index: cannot create the shadow tables "
-                             "of '%q': %s", p->zName,
-                             zErr ? zErr : sqlite3_errstr(rc));
-    sqlite3_free(zErr);
-  }
-  return rc;
-}
-
-/* Read the configuration of an existing index from NAME_config. */
+/*
+** Read the configuration of an existing index from NAME_config.  Returns
+** SQLITE_OK, or an error code; when the configuration itself is wrong
+** (not the reading of it) returns SQLITE_CORRUPT_VTAB with *pzErr saying
+** what, and the caller connects the table broken.
+*/
 static int indexLoadConfig(index_vtab *p, char **pzErr){
+  /* Keys in the order of nSeen's bits.  A message names one of these
+  ** (static) strings, never the text of a statement's row, which is gone
+  ** once the statement is finalized. */
+  static const char *const azKey[] = {
+    "format", "dims", "quant", "oversample", "store_content", "generation"
+  };
   char *zSql = sqlite3_mprintf("SELECT key, value FROM \"%w\".\"%w_config\"",
                                p->zDb, p->zName);
   sqlite3_stmt *pStmt = 0;
-  int rc, nSeen = 0, iFormat = 0;
+  int rc, nSeen = 0, iFormat = 0, i;
   const char *zBad = 0;
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( rc ){
+    if( rc==SQLITE_NOMEM ) return rc;
     *pzErr = sqlite3_mprintf("embed_index: cannot read the configuration of "
                              "'%q': %s", p->zName, sqlite3_errmsg(p->db));
-    return rc;
+    return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
   }
   while( zBad==0 && sqlite3_step(pStmt)==SQLITE_ROW ){
     const char *zKey = (const char*)sqlite3_column_text(pStmt, 0);
     const char *zVal = (const char*)sqlite3_column_text(pStmt, 1);
+    int eType = sqlite3_column_type(pStmt, 1);
     if( zKey==0 ) continue;
-    if( strcmp(zKey, "format")==0 ){
-      if( zVal==0 || parseInt(zVal, 1, 1000, &iFormat) ) zBad = zKey;
-      nSeen |= 1;
-    }else if( strcmp(zKey, "model")==0 ){
+    for(i=0; i<6 && strcmp(zKey, azKey[i])!=0; i++){}
+    if( i<6 ) nSeen |= 1<<i;
+    if( strcmp(zKey, "model")==0 ){
       if( zVal ){
         p->zModel = sqlite3_mprintf("%s", zVal);
         if( p->zModel==0 ){ rc = SQLITE_NOMEM; break; }
       }
-    }else if( strcmp(zKey, "dims")==0 ){
-      if( zVal==0 || parseInt(zVal, 1, INDEX_MAX_DIMS, &p->nDims) ) zBad = zKey;
-      nSeen |= 2;
-    }else if( strcmp(zKey, "quant")==0 ){
+    }else if( i==0 ){
+      if( zVal==0 || parseInt(zVal, 1, 1000000, &iFormat) ) zBad = azKey[i];
+    }else if( i==1 ){
+      if( zVal==0 || parseInt(zVal, 1, INDEX_MAX_DIMS, &p->nDims) ){
+        zBad = azKey[i];
+      }
+    }else if( i==2 ){
       if( zVal && strcmp(zVal, "binary")==0 ){
         p->eQuant = INDEX_QUANT_BINARY;
       }else if( zVal && strcmp(zVal, "none")==0 ){
         p->eQuant = INDEX_QUANT_NONE;
       }else{
-        zBad = zKey;
+        zBad = azKey[i];
       }
-      nSeen |= 4;
-    }else if( strcmp(zKey, "oversample")==0 ){
+    }else if( i==3 ){
       if( zVal && strcmp(zVal, "auto")==0 ){
         p->bAutoOversample = 1;
       }else if( zVal==0
              || parseInt(zVal, 1, INDEX_MAX_OVERSAMPLE, &p->nOversample) ){
-        zBad = zKey;
+        zBad = azKey[i];
       }
-      nSeen |= 8;
-    }else if( strcmp(zKey, "store_content")==0 ){
-      if( zVal==0 || parseInt(zVal, 0, 1, &p->bStoreContent) ) zBad = zKey;
-      nSeen |= 16;
+    }else if( i==4 ){
+      if( zVal==0 || parseInt(zVal, 0, 1, &p->bStoreContent) ) zBad = azKey[i];
+    }else if( i==5 ){
+      if( eType!=SQLITE_INTEGER ) zBad = azKey[i];
     }
   }
   if( rc==SQLITE_OK ) rc = sqlite3_finalize(pStmt);
   else sqlite3_finalize(pStmt);
   if( rc ){
-    if( rc!=SQLITE_NOMEM ){
-      *pzErr = sqlite3_mprintf("embed_index: cannot read the configuration "
-                               "of '%q': %s", p->zName, sqlite3_errmsg(p->db));
-    }
-    return rc;
-  }
-  if( zBad==0 && nSeen!=31 ) zBad = "a missing key";
-  if( p->bAutoOversample ) p->nOversample = embIndexDefaultOversample(p->nDims);
-  if( zBad==0 && iFormat!=INDEX_FORMAT ){
-    *pzErr = sqlite3_mprintf("embed_index: '%q' is in format %d; this version "
-                             "reads format %d", p->zName, iFormat,
-                             INDEX_FORMAT);
-    return SQLITE_ERROR;
+    if( rc==SQLITE_NOMEM ) return rc;
+    *pzErr = sqlite3_mprintf("embed_index: cannot read the configuration "
+                             "of '%q': %s", p->zName, sqlite3_errmsg(p->db));
+    return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
   }
   if( zBad ){
     *pzErr = sqlite3_mprintf("embed_index: shadow table '%q_config' is "
                              "corrupt: bad %s", p->zName, zBad);
-    return SQLITE_CORRUPT_VTAB;
+    return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
   }
+  for(i=0; i<6; i++){
+    if( (nSeen & (1<<i))==0 ){
+      *pzErr = sqlite3_mprintf("embed_index: shadow table '%q_config' is "
+                               "corrupt: it has no %s", p->zName, azKey[i]);
+      return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
+    }
+  }
+  if( iFormat!=1 && iFormat!=INDEX_FORMAT ){
+    *pzErr = sqlite3_mprintf("embed_index: '%q' is in format %d; this version "
+                             "reads formats 1 and %d", p->zName, iFormat,
+                             INDEX_FORMAT);
+    return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
+  }
+  p->iFormat = iFormat;
+  if( p->bAutoOversample ) p->nOversample = embIndexDefaultOversample(p->nDims);
+  indexSetSizes(p);
   return SQLITE_OK;
 }
 
 static void indexFree(index_vtab *p){
-  int i;
   if( p==0 ) return;
-  for(i=0; i<INDEX_NSTMT; i++) sqlite3_finalize(p->aStmt[i]);
-  cacheFree(p->pCache);
+  indexFinalizeStmts(p);
+  embStoreFree(p->pCache);
   sqlite3_free(p->zDb);
   sqlite3_free(p->zName);
   sqlite3_free(p->zModel);
+  sqlite3_free(p->zBroken);
   embConnUnref(p->pConn);
   sqlite3_free(p);
+}
+
+/* Names a table of ours cannot have: its columns, and rowid's names. */
+static const char *reservedName(const char *zName){
+  static const char *const az[] = {
+    "content", "vector", "distance", "k", "rowid", "oid", "_rowid_"
+  };
+  size_t i;
+  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
+    if( sqlite3_stricmp(zName, az[i])==0 ) return az[i];
+  }
+  return 0;
+}
+
+static void indexSeries(index_vtab *p){
+  char zLabel[sizeof(((EmbSeries*)0)->zLabel)];
+  sqlite3_snprintf(sizeof(zLabel), zLabel, "%s.%s", p->zDb, p->zName);
+  p->pSeries = embMetricsSeries(EMB_SERIES_INDEX, zLabel);
 }
 
 /*
@@ -1415,21 +865,17 @@ static void indexFree(index_vtab *p){
 static int indexInit(sqlite3 *db, void *pAux, int argc,
                      const char *const *argv, sqlite3_vtab **ppVtab,
                      char **pzErr, int isCreate){
-  static const char *const azReserved[] = {
-    "content", "vector", "distance", "k", "rowid", "oid", "_rowid_"
-  };
   index_vtab *p;
   IndexOptions opt;
+  const char *zReserved = reservedName(argv[2]);
   char *zDecl;
   int rc = SQLITE_OK;
   size_t i;
   *ppVtab = 0;
-  for(i=0; i<sizeof(azReserved)/sizeof(azReserved[0]); i++){
-    if( sqlite3_stricmp(argv[2], azReserved[i])==0 ){
-      *pzErr = sqlite3_mprintf("embed_index: a table named '%q' would clash "
-                               "with its column %s", argv[2], azReserved[i]);
-      return SQLITE_ERROR;
-    }
+  if( zReserved ){
+    *pzErr = sqlite3_mprintf("embed_index: a table named '%q' would clash "
+                             "with its column %s", argv[2], zReserved);
+    return SQLITE_ERROR;
   }
   p = sqlite3_malloc64(sizeof(*p));
   if( p==0 ) return SQLITE_NOMEM;
@@ -1443,14 +889,23 @@ static int indexInit(sqlite3 *db, void *pAux, int argc,
     indexFree(p);
     return SQLITE_NOMEM;
   }
+  indexSeries(p);
   if( isCreate ){
     memset(&opt, 0, sizeof(opt));
     rc = optionsParse(argc-3, argv+3, &opt, pzErr);
     if( rc==SQLITE_OK ) rc = optionsApply(p, &opt, pzErr);
     for(i=0; i<5; i++) sqlite3_free(opt.azValue[i]);
-    if( rc==SQLITE_OK ) rc = indexCreateShadow(p, pzErr);
+    if( rc==SQLITE_OK ) rc = embStoreCreate(p, pzErr);
   }else{
-    rc = indexLoadConfig(p, pzErr);
+    char *zWhy = 0;
+    rc = indexLoadConfig(p, &zWhy);
+    if( rc==SQLITE_CORRUPT_VTAB ){
+      /* Connect anyway, broken, so that it can be dropped or renamed. */
+      p->zBroken = zWhy;
+      rc = SQLITE_OK;
+    }else{
+      sqlite3_free(zWhy);
+    }
   }
   if( rc==SQLITE_OK ){
     zDecl = sqlite3_mprintf("CREATE TABLE x(content, vector BLOB, "
@@ -1487,44 +942,35 @@ static int indexDisconnect(sqlite3_vtab *pVtab){
   return SQLITE_OK;
 }
 
-/* DROP TABLE: the shadow tables go too. */
+/* DROP TABLE: the shadow tables go too, whichever exist, broken or not. */
 static int indexDestroy(sqlite3_vtab *pVtab){
   index_vtab *p = (index_vtab*)pVtab;
-  char *zSql = sqlite3_mprintf(
-      "DROP TABLE IF EXISTS \"%w\".\"%w_config\";"
-      "DROP TABLE IF EXISTS \"%w\".\"%w_data\";"
-      "DROP TABLE IF EXISTS \"%w\".\"%w_code\";",
-      p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName);
+  char *zSql;
   int rc;
+  indexFinalizeStmts(p);
+  zSql = embStoreDdl(p, 0);
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_exec(p->db, zSql, 0, 0, 0);
   sqlite3_free(zSql);
-  if( rc ) return indexSqlError(p, rc);
+  if( rc ) return embIndexSqlError(p, rc);
   indexFree(p);
   return SQLITE_OK;
 }
 
-/* ALTER TABLE RENAME: rename the shadow tables along. */
+/* ALTER TABLE RENAME: rename the shadow tables along.  A name that would
+** clash with a column is refused, as CREATE refuses it. */
 static int indexRename(sqlite3_vtab *pVtab, const char *zNew){
   index_vtab *p = (index_vtab*)pVtab;
-  sqlite3_str *pSql;
+  const char *zReserved = reservedName(zNew);
   char *zSql, *zName;
-  int rc, i;
-  p->pSeries = 0;            /* metrics go on under the new name */
-  for(i=0; i<INDEX_NSTMT; i++){
-    sqlite3_finalize(p->aStmt[i]);
-    p->aStmt[i] = 0;
+  int rc;
+  if( zReserved ){
+    return embIndexError(p, SQLITE_ERROR, sqlite3_mprintf(
+        "embed_index: cannot rename '%q' to '%q': it would clash with its "
+        "column %s", p->zName, zNew, zReserved));
   }
-  pSql = sqlite3_str_new(p->db);
-  sqlite3_str_appendf(pSql,
-      "ALTER TABLE \"%w\".\"%w_config\" RENAME TO \"%w_config\";"
-      "ALTER TABLE \"%w\".\"%w_data\" RENAME TO \"%w_data\";",
-      p->zDb, p->zName, zNew, p->zDb, p->zName, zNew);
-  if( p->eQuant==INDEX_QUANT_BINARY ){
-    sqlite3_str_appendf(pSql, "ALTER TABLE \"%w\".\"%w_code\" RENAME TO "
-                        "\"%w_code\";", p->zDb, p->zName, zNew);
-  }
-  zSql = sqlite3_str_finish(pSql);
+  indexFinalizeStmts(p);
+  zSql = embStoreDdl(p, zNew);
   zName = sqlite3_mprintf("%s", zNew);
   if( zSql==0 || zName==0 ){
     sqlite3_free(zSql);
@@ -1535,21 +981,20 @@ static int indexRename(sqlite3_vtab *pVtab, const char *zNew){
   sqlite3_free(zSql);
   if( rc ){
     sqlite3_free(zName);
-    return indexSqlError(p, rc);
+    return embIndexSqlError(p, rc);
   }
   sqlite3_free(p->zName);
   p->zName = zName;
+  indexSeries(p);            /* metrics go on under the new name */
   return SQLITE_OK;
 }
 
 static int indexShadowName(const char *zSuffix){
-  return sqlite3_stricmp(zSuffix, "config")==0
-      || sqlite3_stricmp(zSuffix, "data")==0
-      || sqlite3_stricmp(zSuffix, "code")==0;
+  return embStoreIsShadow(zSuffix);
 }
 
 /* ------------------------------------------------------------------------
-** Transactions: see "Consistency" at the top of the file.
+** Transactions: index_store.c's "Writing".
 */
 
 static int indexBegin(sqlite3_vtab *pVtab){
@@ -1558,25 +1003,26 @@ static int indexBegin(sqlite3_vtab *pVtab){
 }
 
 static int indexSync(sqlite3_vtab *pVtab){
-  (void)pVtab;
-  return SQLITE_OK;
+  return embStoreFlush((index_vtab*)pVtab);
 }
 
 static int indexCommit(sqlite3_vtab *pVtab){
-  ((index_vtab*)pVtab)->bGenBumped = 0;
+  index_vtab *p = (index_vtab*)pVtab;
+  p->bGenBumped = 0;
+  embStoreCommitted(p);
   return SQLITE_OK;
 }
 
 static int indexRollback(sqlite3_vtab *pVtab){
   index_vtab *p = (index_vtab*)pVtab;
   p->bGenBumped = 0;
-  indexCacheDrop(p);
+  embStoreRollback(p);
   return SQLITE_OK;
 }
 
 static int indexSavepoint(sqlite3_vtab *pVtab, int iSavepoint){
-  (void)pVtab; (void)iSavepoint;
-  return SQLITE_OK;
+  (void)iSavepoint;
+  return embStoreFlush((index_vtab*)pVtab);
 }
 
 static int indexRelease(sqlite3_vtab *pVtab, int iSavepoint){
@@ -1594,16 +1040,36 @@ static int indexRollbackTo(sqlite3_vtab *pVtab, int iSavepoint){
 */
 
 static int indexOpen(sqlite3_vtab *pVtab, sqlite3_vtab_cursor **ppCur){
-  index_cursor *pCur = sqlite3_malloc64(sizeof(*pCur));
-  (void)pVtab;
+  index_cursor *pCur;
+  int rc = indexCheckBroken((index_vtab*)pVtab);
+  if( rc ) return rc;
+  pCur = sqlite3_malloc64(sizeof(*pCur));
   if( pCur==0 ) return SQLITE_NOMEM;
   memset(pCur, 0, sizeof(*pCur));
+  pCur->bEof = 1;
   *ppCur = &pCur->base;
   return SQLITE_OK;
 }
 
+static void cursorForget(index_cursor *pCur){
+  sqlite3_value_free(pCur->pLastMatch);
+  pCur->pLastMatch = 0;
+  sqlite3_free(pCur->aAll);
+  pCur->aAll = 0;
+  pCur->nAll = 0;
+  pCur->bLastValid = 0;
+}
+
 static void cursorReset(index_cursor *pCur){
-  sqlite3_free(pCur->aHit);
+  if( pCur->bStream ){
+    sqlite3_free((void*)pCur->sq.aQ);
+    sqlite3_free((void*)pCur->sq.aRowid);
+    memset(&pCur->sq, 0, sizeof(pCur->sq));
+    sqlite3_free(pCur->aAll);
+    pCur->aAll = 0;
+    pCur->nAll = 0;
+    pCur->bStream = pCur->bStreamEnd = pCur->bStreamAny = 0;
+  }
   pCur->aHit = 0;
   pCur->nHit = pCur->iHit = 0;
   sqlite3_finalize(pCur->pScan);
@@ -1611,31 +1077,42 @@ static void cursorReset(index_cursor *pCur){
   if( pCur->pRow ) sqlite3_reset(pCur->pRow);
   pCur->bRowLoaded = 0;
   pCur->bMatch = 0;
+  pCur->bOnly = 0;
   pCur->bEof = 1;
 }
 
 static int indexClose(sqlite3_vtab_cursor *cur){
   index_cursor *pCur = (index_cursor*)cur;
   cursorReset(pCur);
+  cursorForget(pCur);
   sqlite3_finalize(pCur->pRow);
   sqlite3_free(pCur);
   return SQLITE_OK;
 }
 
+static int streamFill(index_cursor *pCur);
+
 static int indexNext(sqlite3_vtab_cursor *cur){
   index_cursor *pCur = (index_cursor*)cur;
   if( pCur->bMatch ){
+    if( pCur->bStream && pCur->iHit<pCur->nHit ){
+      pCur->lastOut = pCur->aHit[pCur->iHit];
+      pCur->bStreamAny = 1;
+    }
     pCur->iHit++;
     if( pCur->bRowLoaded ){
       sqlite3_reset(pCur->pRow);
       pCur->bRowLoaded = 0;
+    }
+    if( pCur->bStream && pCur->iHit>=pCur->nHit && !pCur->bStreamEnd ){
+      return streamFill(pCur);
     }
     return SQLITE_OK;
   }
   if( sqlite3_step(pCur->pScan)!=SQLITE_ROW ){
     int rc = sqlite3_reset(pCur->pScan);
     pCur->bEof = 1;
-    if( rc ) return indexSqlError((index_vtab*)cur->pVtab, rc);
+    if( rc ) return embIndexSqlError((index_vtab*)cur->pVtab, rc);
   }
   return SQLITE_OK;
 }
@@ -1662,7 +1139,7 @@ static int indexColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
       if( pCur->bMatch ) sqlite3_result_double(ctx, pCur->aHit[pCur->iHit].d);
       return SQLITE_OK;
     case INDEX_K:
-      if( pCur->bMatch ) sqlite3_result_int64(ctx, pCur->iK);
+      if( pCur->bMatch && !pCur->bStream ) sqlite3_result_int64(ctx, pCur->iK);
       return SQLITE_OK;
     case INDEX_TABLE:
       return SQLITE_OK;
@@ -1683,12 +1160,12 @@ static int indexColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
       if( zSql==0 ) return SQLITE_NOMEM;
       rc = sqlite3_prepare_v2(p->db, zSql, -1, &pCur->pRow, 0);
       sqlite3_free(zSql);
-      if( rc ) return indexSqlError(p, rc);
+      if( rc ) return embIndexSqlError(p, rc);
     }
     sqlite3_bind_int64(pCur->pRow, 1, pCur->aHit[pCur->iHit].iRowid);
     if( sqlite3_step(pCur->pRow)!=SQLITE_ROW ){
       rc = sqlite3_reset(pCur->pRow);
-      if( rc ) return indexSqlError(p, rc);
+      if( rc ) return embIndexSqlError(p, rc);
       return SQLITE_OK;     /* deleted since the search: NULL */
     }
     pCur->bRowLoaded = 1;
@@ -1701,135 +1178,205 @@ static int indexColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
 /*
 ** Query plans.  idxNum bits, and the argv order of xFilter:
 **
-**   INDEX_PLAN_MATCH   0x01  argv[0] the MATCH value: text to embed, or a
+**   INDEX_PLAN_MATCH   0x001 argv[0] the MATCH value: text to embed, or a
 **                                    vector (float32 BLOB, JSON array)
-**                            argv[1] k (required with MATCH)
-**   INDEX_PLAN_LT      0x02  argv[n] the bound of distance < x
-**   INDEX_PLAN_LE      0x04  argv[n] the bound of distance <= x
-**   INDEX_PLAN_ROWID   0x08  argv[n] rowid = x (last)
-**   INDEX_PLAN_ROWIDIN 0x10  with ROWID: argv[n] is the whole list of
-**                                    rowid IN (...), read with
-**                                    sqlite3_vtab_in_first()/_next()
+**                            argv[1] k, or with INDEX_PLAN_LIMIT the LIMIT
+**   INDEX_PLAN_LIMIT   0x100         k is LIMIT n (ORDER BY distance, or
+**                                    no ORDER BY)
+**   INDEX_PLAN_STREAM  0x400         no k and no LIMIT SQLite shows us
+**                                    (before SQLite 3.41 it shows none
+**                                    next to a MATCH), but ORDER BY
+**                                    distance: every row nearest first, as
+**                                    far as the reader reads (argv[1] is
+**                                    then the next filter)
+**   INDEX_PLAN_OFFSET  0x200 argv[n] with LIMIT: OFFSET m, and k = n + m
+**   INDEX_PLAN_LT      0x002 argv[n] the bound of distance < x
+**   INDEX_PLAN_LE      0x004 argv[n] the bound of distance <= x
+**   INDEX_PLAN_ROWIDIN 0x010 argv[n] rowid IN (...), read whole with
+**                                    sqlite3_vtab_in_first()/_next(): the
+**                                    search looks at those rows only
+**   INDEX_PLAN_ROWID   0x008 argv[n] rowid = x (last): x if it is a hit
 **
-**   INDEX_PLAN_NEED_K, _NEED_MATCH_K, _NEED_MATCH_D   a query that
-**                            cannot run (MATCH without k; k, or a bound on
-**                            distance, without MATCH): xFilter fails with
-**                            a message saying what is missing
+**   INDEX_PLAN_NEED_K, _NEED_MATCH_K, _NEED_MATCH_D, _K_LIST, _TWO_MATCH
+**                            a query that cannot run: xFilter fails with
+**                            a message saying what is wrong
 **
-** With MATCH the other constraints filter inside the search; the results
-** come nearest first, so ORDER BY distance is consumed.  Without MATCH,
-** ROWID looks up one row and no bits scan every row in rowid order.
-** MATCH on the table's hidden column, on content or on vector all mean
-** the same.
+** With MATCH the results come nearest first, so ORDER BY distance is
+** consumed.  Without MATCH, ROWID looks up one row and no bits scan every
+** row in rowid order.  MATCH on the table's hidden column, on content or
+** on vector all mean the same.
 */
-#define INDEX_PLAN_MATCH   0x01
-#define INDEX_PLAN_LT      0x02
-#define INDEX_PLAN_LE      0x04
-#define INDEX_PLAN_ROWID   0x08
-#define INDEX_PLAN_ROWIDIN 0x10
-#define INDEX_PLAN_NEED_K        0x20   /* errors: MATCH without k */
-#define INDEX_PLAN_NEED_MATCH_K  0x40   /*   k without MATCH */
-#define INDEX_PLAN_NEED_MATCH_D  0x80   /*   distance < x without MATCH */
+#define INDEX_PLAN_MATCH     0x001
+#define INDEX_PLAN_LT        0x002
+#define INDEX_PLAN_LE        0x004
+#define INDEX_PLAN_ROWID     0x008
+#define INDEX_PLAN_ROWIDIN   0x010
+#define INDEX_PLAN_LIMIT     0x100
+#define INDEX_PLAN_OFFSET    0x200
+#define INDEX_PLAN_STREAM    0x400
+#define INDEX_PLAN_NEED_K       0x1000  /* errors: MATCH without k */
+#define INDEX_PLAN_NEED_MATCH_K 0x2000  /*   k without MATCH */
+#define INDEX_PLAN_NEED_MATCH_D 0x4000  /*   distance < x without MATCH */
+#define INDEX_PLAN_K_LIST       0x8000  /*   k IN (...), k = 1 OR k = 2 */
+#define INDEX_PLAN_TWO_MATCH    0x10000 /*   two MATCH terms */
+#define INDEX_PLAN_ERRORS       0x1f000
 
-/* sqlite3_vtab_in() and sqlite3_vtab_rhs_value() are SQLite 3.38 on. */
-#if SQLITE_VERSION_NUMBER>=3038000
-# define INDEX_HAVE_VTAB_IN 1
-#else
-# define INDEX_HAVE_VTAB_IN 0
+#ifndef SQLITE_INDEX_CONSTRAINT_LIMIT
+# define SQLITE_INDEX_CONSTRAINT_LIMIT  73
+# define SQLITE_INDEX_CONSTRAINT_OFFSET 74
 #endif
 
+static int haveVtabIn(void){
+#if INDEX_HAVE_338
+  return sqlite3_libversion_number()>=3038000;
+#else
+  return 0;
+#endif
+}
+
+/* Whether constraint i is an IN SQLite can hand over whole. */
+static int isInList(sqlite3_index_info *pInfo, int i){
+#if INDEX_HAVE_338
+  return haveVtabIn() && sqlite3_vtab_in(pInfo, i, -1);
+#else
+  (void)pInfo; (void)i;
+  return 0;
+#endif
+}
+
 static int indexBestIndex(sqlite3_vtab *pVtab, sqlite3_index_info *pInfo){
-  int iMatch = -1, iK = -1, iDist = -1, iRowid = -1;
-  int bMatch = 0, bK = 0, bDist = 0;
-  int i, nArg = 0, idxNum = 0;
-  (void)pVtab;
+  index_vtab *p = (index_vtab*)pVtab;
+  int iMatch = -1, iK = -1, iDist = -1, iRowid = -1, iRowidIn = -1;
+  int iLimit = -1, iOffset = -1;
+  int nMatch = 0, bK = 0, bDist = 0, bKList = 0;
+  int i, nArg = 0, idxNum = 0, bOrderOk, bOrderBy;
+  int rc = indexCheckBroken(p);
+  if( rc ) return rc;
   for(i=0; i<pInfo->nConstraint; i++){
     const struct sqlite3_index_constraint *pC = &pInfo->aConstraint[i];
     if( pC->op==SQLITE_INDEX_CONSTRAINT_MATCH
      && (pC->iColumn==INDEX_TABLE || pC->iColumn==INDEX_CONTENT
          || pC->iColumn==INDEX_VECTOR) ){
-      bMatch = 1;
+      nMatch++;
       if( pC->usable && iMatch<0 ) iMatch = i;
     }else if( pC->iColumn==INDEX_K && pC->op==SQLITE_INDEX_CONSTRAINT_EQ ){
       bK = 1;
-      if( pC->usable && iK<0 ) iK = i;
+      if( pC->usable && iK<0 ){
+        iK = i;
+        if( isInList(pInfo, i) ) bKList = 1;
+      }
     }else if( pC->iColumn==INDEX_DISTANCE
            && (pC->op==SQLITE_INDEX_CONSTRAINT_LT
                || pC->op==SQLITE_INDEX_CONSTRAINT_LE) ){
       bDist = 1;
       if( pC->usable && iDist<0 ) iDist = i;
+    }else if( pC->op==SQLITE_INDEX_CONSTRAINT_LIMIT ){
+      if( pC->usable && iLimit<0 ) iLimit = i;
+    }else if( pC->op==SQLITE_INDEX_CONSTRAINT_OFFSET ){
+      if( pC->usable && iOffset<0 ) iOffset = i;
     }else if( pC->iColumn<0 && pC->op==SQLITE_INDEX_CONSTRAINT_EQ
-           && pC->usable && iRowid<0 ){
-      iRowid = i;
+           && pC->usable ){
+      if( isInList(pInfo, i) ){
+        if( iRowidIn<0 ) iRowidIn = i;
+      }else if( iRowid<0 ){
+        iRowid = i;
+      }
     }
   }
-  if( (bMatch && !bK) || (!bMatch && (bK || bDist)) ){
+  /* Rows come out in distance order: ORDER BY distance (ascending) is
+  ** met, and LIMIT n may stand for k only then, or with no ORDER BY. */
+  bOrderBy = pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==INDEX_DISTANCE
+          && !pInfo->aOrderBy[0].desc;
+  bOrderOk = pInfo->nOrderBy==0 || bOrderBy;
+  if( nMatch && !bK && ((iLimit>=0 && bOrderOk) || bOrderBy) ) bK = 1;
+  if( nMatch>1 ) idxNum = INDEX_PLAN_TWO_MATCH;
+  else if( bKList ) idxNum = INDEX_PLAN_K_LIST;
+  else if( nMatch && !bK ) idxNum = INDEX_PLAN_NEED_K;
+  else if( !nMatch && bK ) idxNum = INDEX_PLAN_NEED_MATCH_K;
+  else if( !nMatch && bDist ) idxNum = INDEX_PLAN_NEED_MATCH_D;
+  if( idxNum ){
     /* A query that cannot run.  Failing here would fail queries that have
     ** a good plan too, as SQLite also asks about single terms of an OR;
     ** instead offer a plan dearer than any other, which fails in xFilter
-    ** with a message saying what is missing.  A MATCH is consumed either
+    ** with a message saying what is wrong.  A MATCH is consumed either
     ** way, since SQLite cannot evaluate one itself. */
-    if( bMatch && iMatch<0 ) return SQLITE_CONSTRAINT;
-    idxNum = bMatch ? INDEX_PLAN_NEED_K
-                    : bK ? INDEX_PLAN_NEED_MATCH_K : INDEX_PLAN_NEED_MATCH_D;
-    if( iMatch>=0 ){
-      pInfo->aConstraintUsage[iMatch].argvIndex = ++nArg;
-      pInfo->aConstraintUsage[iMatch].omit = 1;
+    if( nMatch && iMatch<0 ) return SQLITE_CONSTRAINT;
+    for(i=0; i<pInfo->nConstraint; i++){
+      if( pInfo->aConstraint[i].op==SQLITE_INDEX_CONSTRAINT_MATCH
+       && pInfo->aConstraint[i].usable ){
+        pInfo->aConstraintUsage[i].omit = 1;
+      }
     }
     pInfo->estimatedCost = 1e15;
     pInfo->estimatedRows = 1000000000;
     pInfo->idxNum = idxNum;
     return SQLITE_OK;
   }
-  if( bMatch ){
+  if( nMatch ){
     /* Not usable in this order of the join: let SQLite try another. */
-    if( iMatch<0 || iK<0 ) return SQLITE_CONSTRAINT;
+    if( iMatch<0 || (iK<0 && iLimit<0 && !bOrderBy) ) return SQLITE_CONSTRAINT;
     idxNum = INDEX_PLAN_MATCH;
     pInfo->aConstraintUsage[iMatch].argvIndex = ++nArg;
     pInfo->aConstraintUsage[iMatch].omit = 1;
-    pInfo->aConstraintUsage[iK].argvIndex = ++nArg;
-    pInfo->aConstraintUsage[iK].omit = 1;
+    if( iK>=0 ){
+      pInfo->aConstraintUsage[iK].argvIndex = ++nArg;
+      pInfo->aConstraintUsage[iK].omit = 1;
+    }else if( iLimit<0 || !bOrderOk ){
+      idxNum |= INDEX_PLAN_STREAM;
+    }else{
+      /* LIMIT n (and OFFSET m) as k; SQLite still applies them itself. */
+      idxNum |= INDEX_PLAN_LIMIT;
+      pInfo->aConstraintUsage[iLimit].argvIndex = ++nArg;
+      if( iOffset>=0 ){
+        idxNum |= INDEX_PLAN_OFFSET;
+        pInfo->aConstraintUsage[iOffset].argvIndex = ++nArg;
+      }
+    }
     if( iDist>=0 ){
       idxNum |= pInfo->aConstraint[iDist].op==SQLITE_INDEX_CONSTRAINT_LT
                   ? INDEX_PLAN_LT : INDEX_PLAN_LE;
       pInfo->aConstraintUsage[iDist].argvIndex = ++nArg;
       pInfo->aConstraintUsage[iDist].omit = 1;
     }
+    if( iRowidIn>=0 ){
+#if INDEX_HAVE_338
+      idxNum |= INDEX_PLAN_ROWIDIN;
+      pInfo->aConstraintUsage[iRowidIn].argvIndex = ++nArg;
+      pInfo->aConstraintUsage[iRowidIn].omit = 1;
+      sqlite3_vtab_in(pInfo, iRowidIn, 1);
+#endif
+    }
     if( iRowid>=0 ){
       idxNum |= INDEX_PLAN_ROWID;
       pInfo->aConstraintUsage[iRowid].argvIndex = ++nArg;
       pInfo->aConstraintUsage[iRowid].omit = 1;
-#if INDEX_HAVE_VTAB_IN
-      if( sqlite3_libversion_number()>=3038000
-       && sqlite3_vtab_in(pInfo, iRowid, -1) ){
-        sqlite3_vtab_in(pInfo, iRowid, 1);
-        idxNum |= INDEX_PLAN_ROWIDIN;
-      }
-#endif
     }
     /* The cheapest plan there is: a MATCH can run no other way, and
     ** SQLite must not prefer, say, an OR of rowid lookups that leaves the
     ** MATCH to itself. */
     pInfo->estimatedCost = 1.0;
     pInfo->estimatedRows = 10;
-#if INDEX_HAVE_VTAB_IN
-    if( sqlite3_libversion_number()>=3038000 ){
+#if INDEX_HAVE_338
+    if( iK>=0 && sqlite3_libversion_number()>=3038000 ){
       sqlite3_value *pK = 0;
+      sqlite3_int64 k = 0;
       if( sqlite3_vtab_rhs_value(pInfo, iK, &pK)==SQLITE_OK && pK
-       && sqlite3_value_type(pK)==SQLITE_INTEGER ){
-        sqlite3_int64 k = sqlite3_value_int64(pK);
-        if( k>=1 && k<=INDEX_MAX_K ) pInfo->estimatedRows = k;
+       && embArgInt(pK, 1, INDEX_MAX_K, &k)==EMB_ARG_OK ){
+        pInfo->estimatedRows = k;
       }
     }
 #endif
+    if( iRowid>=0 ) pInfo->estimatedRows = 1;
     if( pInfo->nOrderBy==1 && pInfo->aOrderBy[0].iColumn==INDEX_DISTANCE
      && !pInfo->aOrderBy[0].desc ){
       pInfo->orderByConsumed = 1;
     }
-  }else if( iRowid>=0 ){
+  }else if( iRowid>=0 || iRowidIn>=0 ){
+    /* rowid = x (an IN list is looked up one value at a time). */
+    int iR = iRowid>=0 ? iRowid : iRowidIn;
     idxNum = INDEX_PLAN_ROWID;
-    pInfo->aConstraintUsage[iRowid].argvIndex = ++nArg;
-    pInfo->aConstraintUsage[iRowid].omit = 1;
+    pInfo->aConstraintUsage[iR].argvIndex = ++nArg;
+    pInfo->aConstraintUsage[iR].omit = 1;
     pInfo->estimatedCost = 10.0;
     pInfo->estimatedRows = 1;
     pInfo->idxFlags = SQLITE_INDEX_SCAN_UNIQUE;
@@ -1850,22 +1397,25 @@ static int rowidCompare(const void *a, const void *b){
   return x<y ? -1 : x>y;
 }
 
-/* rowid values of an = or IN constraint, sorted, duplicates removed; a
-** value that is no integer matches no rowid and is left out. */
-static int filterRowids(sqlite3_value *pVal, int bIn, sqlite3_int64 **paOut,
-                        int *pnOut){
+/* rowid values of an IN constraint (read whole), sorted, duplicates
+** removed.  Each value is read as a rowid is (7, 7.0 and '7' are 7); one
+** that is no integer matches no rowid and is left out. */
+static int filterRowidList(sqlite3_value *pVal, sqlite3_int64 **paOut,
+                           int *pnOut){
   sqlite3_int64 *a = 0;
   int n = 0, nAlloc = 0, i, j, rc = SQLITE_OK;
-  sqlite3_value *pX = pVal;
-  (void)bIn;
-#if INDEX_HAVE_VTAB_IN
-  if( bIn ) rc = sqlite3_vtab_in_first(pVal, &pX);
+  sqlite3_value *pX = 0;
+#if INDEX_HAVE_338
+  rc = sqlite3_vtab_in_first(pVal, &pX);
+#else
+  (void)pVal;
 #endif
   while( rc==SQLITE_OK && pX ){
-    int eType = sqlite3_value_type(pX);
-    double r = eType==SQLITE_FLOAT ? sqlite3_value_double(pX) : 0.0;
-    if( eType==SQLITE_INTEGER
-     || (eType==SQLITE_FLOAT && r>=-9.2e18 && r<=9.2e18 && r==floor(r)) ){
+    sqlite3_int64 v;
+    int e = embArgInt(pX, (sqlite3_int64)(-0x7fffffffffffffffLL-1),
+                      (sqlite3_int64)0x7fffffffffffffffLL, &v);
+    if( e==EMB_ARG_NOMEM ){ rc = SQLITE_NOMEM; break; }
+    if( e==EMB_ARG_OK ){
       if( n>=nAlloc ){
         sqlite3_int64 *aNew;
         nAlloc = nAlloc ? nAlloc*2 : 16;
@@ -1873,12 +1423,11 @@ static int filterRowids(sqlite3_value *pVal, int bIn, sqlite3_int64 **paOut,
         if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
         a = aNew;
       }
-      a[n++] = eType==SQLITE_INTEGER ? sqlite3_value_int64(pX)
-                                     : (sqlite3_int64)r;
+      a[n++] = v;
     }
     pX = 0;
-#if INDEX_HAVE_VTAB_IN
-    if( bIn ) rc = sqlite3_vtab_in_next(pVal, &pX);
+#if INDEX_HAVE_338
+    rc = sqlite3_vtab_in_next(pVal, &pX);
 #endif
   }
   if( rc==SQLITE_DONE ) rc = SQLITE_OK;
@@ -1895,34 +1444,19 @@ static int filterRowids(sqlite3_value *pVal, int bIn, sqlite3_int64 **paOut,
   return SQLITE_OK;
 }
 
-/* k from a constraint value: an integer from 1 to INDEX_MAX_K. */
-static int filterK(index_vtab *p, sqlite3_value *pVal, sqlite3_int64 *piK){
-  int eType = sqlite3_value_numeric_type(pVal);   /* '10' is 10 */
-  if( eType==SQLITE_INTEGER || eType==SQLITE_FLOAT ){
-    double r = sqlite3_value_double(pVal);
-    sqlite3_int64 k = sqlite3_value_int64(pVal);
-    if( eType==SQLITE_FLOAT && r!=floor(r) ){
-      return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-          "embed_index: k must be an integer from 1 to %d, not %!g",
-          INDEX_MAX_K, r));
-    }
-    if( eType==SQLITE_FLOAT && (r<1.0 || r>INDEX_MAX_K) ){
-      return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-          "embed_index: k must be from 1 to %d, not %!g", INDEX_MAX_K, r));
-    }
-    if( k<1 || k>INDEX_MAX_K ){
-      return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-          "embed_index: k must be from 1 to %d, not %lld", INDEX_MAX_K, k));
-    }
-    *piK = k;
-    return SQLITE_OK;
-  }
-  return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-      "embed_index: k must be an integer from 1 to %d, not %s%q%s",
-      INDEX_MAX_K, eType==SQLITE_NULL ? "" : "'",
-      eType==SQLITE_NULL ? "NULL" : eType==SQLITE_BLOB ? "a blob"
-                         : (const char*)sqlite3_value_text(pVal),
-      eType==SQLITE_NULL ? "" : "'"));
+/* k from a constraint value: an integer from 1 to INDEX_MAX_K, by the
+** numeric-argument policy.  zWhat is "k" or "LIMIT". */
+static int filterK(index_vtab *p, sqlite3_value *pVal, const char *zWhat,
+                   sqlite3_int64 *piK){
+  int rc = embArgInt(pVal, 1, INDEX_MAX_K, piK);
+  char *zWhy;
+  if( rc==EMB_ARG_OK ) return SQLITE_OK;
+  if( rc==EMB_ARG_NOMEM ) return SQLITE_NOMEM;
+  zWhy = sqlite3_mprintf("embed_index: %s", zWhat);
+  rc = embIndexError(p, SQLITE_ERROR,
+                     zWhy ? embArgIntError(zWhy, 1, INDEX_MAX_K, pVal) : 0);
+  sqlite3_free(zWhy);
+  return rc;
 }
 
 /* The query vector of a MATCH value into aQ[0..nDims): a vector (BLOB,
@@ -1954,53 +1488,233 @@ static int filterQuery(index_vtab *p, sqlite3_value *pVal, float *aQ,
   return SQLITE_OK;
 }
 
-/* A MATCH: run the search and hold the results. */
+/* Whether two MATCH values are the same value (type and bytes). */
+static int sameValue(sqlite3_value *a, sqlite3_value *b){
+  int eType = sqlite3_value_type(a), n;
+  if( eType!=sqlite3_value_type(b) ) return 0;
+  switch( eType ){
+    case SQLITE_NULL:    return 1;
+    case SQLITE_INTEGER: return sqlite3_value_int64(a)==sqlite3_value_int64(b);
+    case SQLITE_FLOAT: {
+      double x = sqlite3_value_double(a), y = sqlite3_value_double(b);
+      return memcmp(&x, &y, sizeof(x))==0;
+    }
+    case SQLITE_BLOB: {
+      const void *pa = sqlite3_value_blob(a), *pb = sqlite3_value_blob(b);
+      n = sqlite3_value_bytes(a);
+      return n==sqlite3_value_bytes(b) && (n==0 || memcmp(pa, pb, n)==0);
+    }
+    default: {
+      const unsigned char *za = sqlite3_value_text(a);
+      const unsigned char *zb = sqlite3_value_text(b);
+      n = sqlite3_value_bytes(a);
+      return za && zb && n==sqlite3_value_bytes(b) && memcmp(za, zb, n)==0;
+    }
+  }
+}
+
+/* hit a comes after hit b in (distance, rowid) order. */
+static int hitAfter(const IndexHit *a, const IndexHit *b){
+  return a->d>b->d || (a->d==b->d && a->iRowid>b->iRowid);
+}
+
+/*
+** INDEX_PLAN_STREAM: the next rows, nearest first.  Searches for the top
+** sq.nK, keeps the hits after the last row returned, and when there are
+** none (the reader has had them all) searches again with four times the
+** k, until k covers every row.  Each search of an approximate index may
+** find a near row an earlier one missed; one that would sort before the
+** last row returned is left out, so that rows come in order, once each.
+*/
+static int streamFill(index_cursor *pCur){
+  index_vtab *p = (index_vtab*)pCur->base.pVtab;
+  int rc = SQLITE_OK;
+  pCur->iHit = pCur->nHit = 0;
+  while( pCur->nHit==0 && !pCur->bStreamEnd ){
+    IndexHit *a = 0;
+    int n = 0, i, j;
+    if( pCur->sq.nK >= pCur->nStreamRows ) pCur->bStreamEnd = 1;
+    rc = embStoreReady(p, pCur->sq.aRowid!=0);
+    if( rc==SQLITE_OK ) rc = embSearch(p, &pCur->sq, &a, &n, 0);
+    if( rc ) return rc;
+    for(i=j=0; i<n; i++){
+      if( !pCur->bStreamAny || hitAfter(&a[i], &pCur->lastOut) ) a[j++] = a[i];
+    }
+    sqlite3_free(pCur->aAll);
+    pCur->aAll = pCur->aHit = a;
+    pCur->nAll = pCur->nHit = j;
+    if( pCur->sq.nK < pCur->nStreamRows ){
+      sqlite3_int64 nNext = (sqlite3_int64)pCur->sq.nK*4;
+      if( nNext>pCur->nStreamRows ) nNext = pCur->nStreamRows;
+      if( nNext>0x40000000 ) nNext = 0x40000000;
+      pCur->sq.nK = (int)nNext;
+    }
+  }
+  return rc;
+}
+
+/* A MATCH: run the search (or reuse the last one) and hold the results. */
 static int filterMatch(index_cursor *pCur, int idxNum, int argc,
                        sqlite3_value **argv){
   index_vtab *p = (index_vtab*)pCur->base.pVtab;
   IndexQuery q;
-  float *aQ;
-  int iArg = 2, bNone = 0, rc;
+  float *aQ = 0;
+  sqlite3_int64 iGen = 0;
+  int iArg = 2, bNone = 0, rc = SQLITE_OK;
   memset(&q, 0, sizeof(q));
-  if( argc<2 ) return SQLITE_ERROR;
-  rc = filterK(p, argv[1], &pCur->iK);
+  if( argc<1 ) return SQLITE_ERROR;
+  if( idxNum & INDEX_PLAN_STREAM ){
+    iArg = 1;
+    pCur->iK = 0;
+  }else if( argc<2 ){
+    return SQLITE_ERROR;
+  }else if( idxNum & INDEX_PLAN_LIMIT ){
+    sqlite3_int64 nOff = 0;
+    rc = filterK(p, argv[1], "LIMIT", &pCur->iK);
+    if( rc==SQLITE_OK && (idxNum & INDEX_PLAN_OFFSET) ){
+      sqlite3_value *pOff = argv[iArg++];
+      if( embArgInt(pOff, 0, INDEX_MAX_K, &nOff)!=EMB_ARG_OK
+       || pCur->iK + nOff > INDEX_MAX_K ){
+        rc = embIndexError(p, SQLITE_ERROR, sqlite3_mprintf(
+            "embed_index: LIMIT and OFFSET together must be at most %d "
+            "(they stand for k)", INDEX_MAX_K));
+      }
+      pCur->iK += nOff;
+    }
+  }else{
+    rc = filterK(p, argv[1], "k", &pCur->iK);
+  }
   if( rc ) return rc;
   q.nK = (int)pCur->iK;
   if( idxNum & (INDEX_PLAN_LT|INDEX_PLAN_LE) ){
     sqlite3_value *pMax = argv[iArg++];
-    int eType = sqlite3_value_numeric_type(pMax);
-    if( eType==SQLITE_NULL ) return SQLITE_OK;   /* distance < NULL */
-    if( eType!=SQLITE_INTEGER && eType!=SQLITE_FLOAT ){
-      return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-          "embed_index: distance can only be compared with a number, not "
-          "'%q'", eType==SQLITE_BLOB ? "a blob"
-                  : (const char*)sqlite3_value_text(pMax)));
+    int e = embArgReal(pMax, &q.rMax);
+    if( e==EMB_ARG_NULL ) return SQLITE_OK;   /* distance < NULL */
+    if( e==EMB_ARG_NOMEM ) return SQLITE_NOMEM;
+    if( e==EMB_ARG_BAD ){
+      char *zVal = embArgDescribe(pMax);
+      rc = embIndexError(p, SQLITE_ERROR, zVal ? sqlite3_mprintf(
+          "embed_index: distance can only be compared with a number, not %s",
+          zVal) : 0);
+      sqlite3_free(zVal);
+      return rc;
     }
     q.eMax = (idxNum & INDEX_PLAN_LT) ? 1 : 2;
-    q.rMax = sqlite3_value_double(pMax);
+  }
+  if( idxNum & INDEX_PLAN_ROWIDIN ){
+    rc = filterRowidList(argv[iArg++], (sqlite3_int64**)&q.aRowid, &q.nRowid);
+    if( rc ) return rc;
+    if( q.nRowid==0 ) goto done;
   }
   if( idxNum & INDEX_PLAN_ROWID ){
-    rc = filterRowids(argv[iArg++], (idxNum & INDEX_PLAN_ROWIDIN)!=0,
-                      &q.aRowid, &q.nRowid);
-    if( rc ) return rc;
-    if( q.nRowid==0 ){
-      sqlite3_free(q.aRowid);
-      return SQLITE_OK;
+    sqlite3_value *pR = argv[iArg++];
+    int e = embArgInt(pR, (sqlite3_int64)(-0x7fffffffffffffffLL-1),
+                      (sqlite3_int64)0x7fffffffffffffffLL, &pCur->iOnly);
+    if( e==EMB_ARG_NOMEM ){ rc = SQLITE_NOMEM; goto done; }
+    if( e!=EMB_ARG_OK ) goto done;          /* no rowid equals it */
+    pCur->bOnly = 1;
+  }
+  if( idxNum & INDEX_PLAN_STREAM ){
+    /* Rows nearest first for as long as they are read; with rowid = x,
+    ** the stream holds every row, so x alone. */
+    aQ = sqlite3_malloc64(sizeof(float)*(size_t)p->nDims);
+    if( aQ==0 ){ rc = SQLITE_NOMEM; goto done; }
+    rc = filterQuery(p, argv[0], aQ, &bNone);
+    if( rc || bNone ) goto done;
+    if( pCur->bOnly ){
+      sqlite3_int64 *a = 0;
+      int n = 0, i;
+      for(i=0; i<q.nRowid; i++) n += q.aRowid[i]==pCur->iOnly;
+      if( q.aRowid && n==0 ) goto done;
+      a = sqlite3_malloc64(sizeof(sqlite3_int64));
+      if( a==0 ){ rc = SQLITE_NOMEM; goto done; }
+      a[0] = pCur->iOnly;
+      sqlite3_free((void*)q.aRowid);
+      q.aRowid = a;
+      q.nRowid = 1;
+      pCur->bOnly = 0;
+    }
+    rc = embStoreReady(p, q.aRowid!=0);
+    if( rc ) goto done;
+    pCur->bStream = 1;
+    pCur->sq = q;
+    pCur->sq.aQ = aQ;
+    pCur->sq.nK = 16;
+    pCur->nStreamRows = q.aRowid ? q.nRowid : p->pCache->nRow;
+    aQ = 0;
+    q.aRowid = 0;
+    rc = streamFill(pCur);
+    goto done;
+  }
+  rc = embStoreReady(p, q.aRowid!=0);
+  if( rc ) goto done;
+  iGen = p->pCache->iGen;
+  if( !(idxNum & INDEX_PLAN_ROWIDIN) && pCur->bLastValid
+   && pCur->iLastGen==iGen && pCur->nLastWrite==p->nWrite
+   && pCur->iLastK==pCur->iK
+   && pCur->eLastMax==q.eMax && pCur->rLastMax==q.rMax
+   && sameValue(pCur->pLastMatch, argv[0]) ){
+    /* The same search again (a join driving rowid = x): its hits. */
+  }else{
+    cursorForget(pCur);
+    aQ = sqlite3_malloc64(sizeof(float)*(size_t)p->nDims);
+    if( aQ==0 ){ rc = SQLITE_NOMEM; goto done; }
+    rc = filterQuery(p, argv[0], aQ, &bNone);
+    if( rc || bNone ) goto done;
+    q.aQ = aQ;
+    rc = embSearch(p, &q, &pCur->aAll, &pCur->nAll, 0);
+    if( rc ) goto done;
+    if( !(idxNum & INDEX_PLAN_ROWIDIN) ){
+      pCur->pLastMatch = sqlite3_value_dup(argv[0]);
+      if( pCur->pLastMatch ){
+        pCur->bLastValid = 1;
+        pCur->iLastGen = iGen;
+        pCur->nLastWrite = p->nWrite;
+        pCur->iLastK = pCur->iK;
+        pCur->eLastMax = q.eMax;
+        pCur->rLastMax = q.rMax;
+      }
     }
   }
-  aQ = sqlite3_malloc64(sizeof(float)*(size_t)p->nDims);
-  if( aQ==0 ){
-    sqlite3_free(q.aRowid);
-    return SQLITE_NOMEM;
+  pCur->aHit = pCur->aAll;
+  pCur->nHit = pCur->nAll;
+  if( pCur->bOnly ){
+    int i;
+    pCur->nHit = 0;
+    for(i=0; i<pCur->nAll; i++){
+      if( pCur->aAll[i].iRowid==pCur->iOnly ){
+        pCur->aHit = &pCur->aAll[i];
+        pCur->nHit = 1;
+        break;
+      }
+    }
   }
-  rc = filterQuery(p, argv[0], aQ, &bNone);
-  if( rc==SQLITE_OK && !bNone ){
-    q.aQ = (const uint8_t*)aQ;
-    rc = indexSearch(p, &q, &pCur->aHit, &pCur->nHit);
-  }
+done:
   sqlite3_free(aQ);
-  sqlite3_free(q.aRowid);
+  sqlite3_free((void*)q.aRowid);
   return rc;
+}
+
+/* The message of a plan that cannot run (INDEX_PLAN_ERRORS). */
+static char *planError(index_vtab *p, int idxNum){
+  const char *zName = p->zName;
+  if( idxNum & INDEX_PLAN_TWO_MATCH ){
+    return sqlite3_mprintf("embed_index: a search of '%q' takes one MATCH, "
+                           "not two", zName);
+  }
+  if( idxNum & INDEX_PLAN_K_LIST ){
+    return sqlite3_mprintf("embed_index: a search of '%q' takes one k, not "
+                           "a list (k IN (...), or k = 1 OR k = 2)", zName);
+  }
+  if( idxNum & INDEX_PLAN_NEED_K ){
+    return sqlite3_mprintf("embed_index: a MATCH on '%q' needs k, as in "
+                           "WHERE %s MATCH ... AND k = 10 (or ORDER BY "
+                           "distance LIMIT 10)", zName, zName);
+  }
+  return sqlite3_mprintf("embed_index: %s on '%q' needs a MATCH, as in "
+                         "WHERE %s MATCH ... AND k = 10",
+                         (idxNum & INDEX_PLAN_NEED_MATCH_K) ? "k"
+                         : "a bound on distance", zName, zName);
 }
 
 static int indexFilter(sqlite3_vtab_cursor *cur, int idxNum,
@@ -2011,29 +1725,14 @@ static int indexFilter(sqlite3_vtab_cursor *cur, int idxNum,
   int rc;
   (void)idxStr;
   cursorReset(pCur);
-  if( idxNum & INDEX_PLAN_NEED_K ){
-    return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-        "embed_index: a MATCH on '%q' needs k, as in WHERE %s MATCH ... "
-        "AND k = 10", p->zName, p->zName));
-  }
-  if( idxNum & (INDEX_PLAN_NEED_MATCH_K|INDEX_PLAN_NEED_MATCH_D) ){
-    return indexError(p, SQLITE_ERROR, sqlite3_mprintf(
-        "embed_index: %s on '%q' needs a MATCH, as in WHERE %s MATCH ... "
-        "AND k = 10", (idxNum & INDEX_PLAN_NEED_MATCH_K) ? "k"
-        : "a bound on distance", p->zName, p->zName));
+  if( idxNum & INDEX_PLAN_ERRORS ){
+    return embIndexError(p, SQLITE_ERROR, planError(p, idxNum));
   }
   if( idxNum & INDEX_PLAN_MATCH ){
     int64_t t0 = embMetricsNow();
     pCur->bMatch = 1;
     rc = filterMatch(pCur, idxNum, argc, argv);
-    if( rc==SQLITE_OK ){
-      if( p->pSeries==0 ){
-        char zLabel[sizeof(p->pSeries->zLabel)];
-        sqlite3_snprintf(sizeof(zLabel), zLabel, "%s.%s", p->zDb, p->zName);
-        p->pSeries = embMetricsSeries(EMB_SERIES_INDEX, zLabel);
-      }
-      embMetricsQuery(p->pSeries, embMetricsNow() - t0);
-    }
+    if( rc==SQLITE_OK ) embMetricsQuery(p->pSeries, embMetricsNow() - t0);
     return rc;
   }
   zSql = sqlite3_mprintf("SELECT id, vector, content FROM \"%w\".\"%w_data\""
@@ -2042,17 +1741,23 @@ static int indexFilter(sqlite3_vtab_cursor *cur, int idxNum,
   if( zSql==0 ) return SQLITE_NOMEM;
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pCur->pScan, 0);
   sqlite3_free(zSql);
-  if( rc ) return indexSqlError(p, rc);
+  if( rc ) return embIndexSqlError(p, rc);
   if( (idxNum & INDEX_PLAN_ROWID) && argc>0 ){
-    sqlite3_bind_value(pCur->pScan, 1, argv[0]);
+    sqlite3_int64 iRowid;
+    int e = embArgInt(argv[0], (sqlite3_int64)(-0x7fffffffffffffffLL-1),
+                      (sqlite3_int64)0x7fffffffffffffffLL, &iRowid);
+    if( e==EMB_ARG_NOMEM ) return SQLITE_NOMEM;
+    if( e!=EMB_ARG_OK ) return SQLITE_OK;   /* matches no rowid */
+    sqlite3_bind_int64(pCur->pScan, 1, iRowid);
   }
   pCur->bEof = 0;
   return indexNext(cur);
 }
 
 /* Every method: transactions and savepoints so that the cache follows
-** ROLLBACK; xShadowName so that the shadow tables are read-only to SQL in
-** defensive mode (iVersion 3). */
+** ROLLBACK and the chunks are written before each commit; xShadowName so
+** that the shadow tables are read-only to SQL in defensive mode
+** (iVersion 3). */
 static const sqlite3_module indexModule = {
   .iVersion      = 3,
   .xCreate       = indexCreate,

@@ -136,6 +136,47 @@ EMB_INLINE void dot3Body(const uint8_t *a, const uint8_t *b, size_t n,
   *pBB = sBB;
 }
 
+/* 4-bit codes against a float query (see kernels.h): eight bytes a step,
+** low nibbles against the even dims and high ones against the odd, in two
+** vectors of 8 float lanes; a short code's last bytes are added into the
+** same lanes one at a time, so that every target sums in the same order. */
+typedef int8_t EmbI8x8 __attribute__((vector_size(8)));
+typedef uint8_t EmbU8x8 __attribute__((vector_size(8)));
+typedef int32_t EmbI32x8 __attribute__((vector_size(32)));
+
+EMB_INLINE float fineDotBody(const float *qEven, const float *qOdd,
+                             const uint8_t *aCode, size_t nByte){
+  EmbLanes8 s0 = {0}, s1 = {0};
+  float a0[8], a1[8], r = 0.0f;
+  size_t j = 0;
+  int l;
+  for(; j+8<=nByte; j+=8){
+    EmbU8x8 u;
+    EmbI8x8 lo, hi;
+    EmbLanes8 qe, qo;
+    memcpy(&u, aCode + j, 8);
+    /* Each nibble to the top of an int8 lane, then an arithmetic shift
+    ** back: its sign extended. */
+    lo = ((EmbI8x8)(u << 4)) >> 4;
+    hi = ((EmbI8x8)u) >> 4;
+    memcpy(&qe, qEven + j, 32);
+    memcpy(&qo, qOdd + j, 32);
+    s0 += qe * __builtin_convertvector(__builtin_convertvector(lo, EmbI32x8),
+                                       EmbLanes8);
+    s1 += qo * __builtin_convertvector(__builtin_convertvector(hi, EmbI32x8),
+                                       EmbLanes8);
+  }
+  memcpy(a0, &s0, 32);
+  memcpy(a1, &s1, 32);
+  for(l=0; j<nByte; j++, l++){
+    int b = aCode[j];
+    a0[l] += qEven[j] * (float)((b & 0xf) - ((b & 0x8)<<1));
+    a1[l] += qOdd[j] * (float)((b >> 4) - ((b & 0x80)>>3));
+  }
+  for(l=0; l<8; l++) r += a0[l] + a1[l];
+  return r;
+}
+
 /* The variants.  Each is the same source compiled for another target. */
 static uint64_t hammingPortable(const uint8_t *a, const uint8_t *b, size_t n){
   return hammingBody(a, b, n);
@@ -148,6 +189,10 @@ static void hammingManyPortable(const uint8_t *q, const uint8_t *a,
                                 size_t nByte, size_t nStride, size_t nRow,
                                 uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
+}
+static float fineDotPortable(const float *qEven, const float *qOdd,
+                             const uint8_t *aCode, size_t nByte){
+  return fineDotBody(qEven, qOdd, aCode, nByte);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -166,6 +211,11 @@ static void hammingManyV2(const uint8_t *q, const uint8_t *a, size_t nByte,
                           size_t nStride, size_t nRow, uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
+__attribute__((target("popcnt,sse4.2")))
+static float fineDotV2(const float *qEven, const float *qOdd,
+                       const uint8_t *aCode, size_t nByte){
+  return fineDotBody(qEven, qOdd, aCode, nByte);
+}
 __attribute__((target("avx2,popcnt")))
 static uint64_t hammingAvx2(const uint8_t *a, const uint8_t *b, size_t n){
   return hammingBody(a, b, n);
@@ -179,6 +229,11 @@ __attribute__((target("avx2,popcnt")))
 static void hammingManyAvx2(const uint8_t *q, const uint8_t *a, size_t nByte,
                             size_t nStride, size_t nRow, uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
+}
+__attribute__((target("avx2,popcnt")))
+static float fineDotAvx2(const float *qEven, const float *qOdd,
+                         const uint8_t *aCode, size_t nByte){
+  return fineDotBody(qEven, qOdd, aCode, nByte);
 }
 /*
 ** AVX-512 with VPOPCNTDQ: popcount of eight 64-bit words an instruction.
@@ -207,6 +262,12 @@ __attribute__((target(EMB_AVX512)))
 static void dot3Avx512(const uint8_t *a, const uint8_t *b, size_t n,
                        double *pAB, double *pAA, double *pBB){
   dot3Body(a, b, n, pAB, pAA, pBB);
+}
+
+__attribute__((target(EMB_AVX512)))
+static float fineDotAvx512(const float *qEven, const float *qOdd,
+                           const uint8_t *aCode, size_t nByte){
+  return fineDotBody(qEven, qOdd, aCode, nByte);
 }
 
 /* Row sums of a vector holding two 256-bit rows (four lanes each): the
@@ -249,13 +310,16 @@ static void hammingManyAvx512(const uint8_t *q, const uint8_t *a,
 #endif
 
 static const EmbKernels kPortable = {
-  "portable", hammingPortable, dot3Portable, hammingManyPortable };
+  "portable", hammingPortable, dot3Portable, hammingManyPortable,
+  fineDotPortable };
 #if EMB_X86
-static const EmbKernels kV2 = { "x86-64-v2", hammingV2, dot3V2, hammingManyV2 };
+static const EmbKernels kV2 = {
+  "x86-64-v2", hammingV2, dot3V2, hammingManyV2, fineDotV2 };
 static const EmbKernels kAvx2 = {
-  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2 };
+  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2, fineDotAvx2 };
 static const EmbKernels kAvx512 = {
-  "avx512-vpopcntdq", hammingAvx512, dot3Avx512, hammingManyAvx512 };
+  "avx512-vpopcntdq", hammingAvx512, dot3Avx512, hammingManyAvx512,
+  fineDotAvx512 };
 #endif
 
 /* Variants this CPU runs, best last, filled once under pthread_once. */

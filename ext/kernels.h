@@ -36,6 +36,14 @@ struct EmbKernels {
   ** can pad codes with zero bytes to get there). */
   void (*xHammingMany)(const uint8_t *q, const uint8_t *a, size_t nByte,
                        size_t nStride, size_t nRow, uint32_t *aOut);
+
+  /* The dot product of a float query with a 4-bit code (embed_index's
+  ** fine codes): code byte j holds dims 2j (low nibble) and 2j+1 (high
+  ** nibble), each a two's complement integer -8..7.  The query comes split
+  ** by parity: qEven[j] = q[2j], qOdd[j] = q[2j+1], for j < nByte, both
+  ** padded with zeros to a multiple of 8. */
+  float (*xFineDot)(const float *qEven, const float *qOdd,
+                    const uint8_t *aCode, size_t nByte);
 };
 
 /* The best variant for this CPU.  Thread-safe; the choice is made once. */

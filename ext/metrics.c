@@ -100,6 +100,11 @@ void embMetricsQuery(EmbSeries *p, int64_t nNs){
   observe(p, nNs);
 }
 
+void embMetricsChunkRead(EmbSeries *p, int64_t nChunk, int64_t nByte){
+  __atomic_fetch_add(&p->nToken, nChunk, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&p->nByte, nByte, __ATOMIC_RELAXED);
+}
+
 void embMetricsLoad(EmbSeries *p, int64_t nNs){
   __atomic_store_n(&p->nLoadNs, nNs, __ATOMIC_RELAXED);
 }
@@ -191,6 +196,13 @@ char *embMetricsText(void){
                offsetof(EmbSeries, nCall), 0);
   appendHistogram(pOut, EMB_SERIES_INDEX, "embed_index_query_seconds",
                   "Time per top-k query of an embed_index table, by index.");
+  appendFamily(pOut, EMB_SERIES_INDEX, "embed_index_chunk_reads_total",
+               "counter", "Chunks of codes an embed_index read from its "
+               "shadow tables (first use, other connections' commits), by "
+               "index.", offsetof(EmbSeries, nToken), 0);
+  appendFamily(pOut, EMB_SERIES_INDEX, "embed_index_read_bytes_total",
+               "counter", "Bytes of codes an embed_index read from its "
+               "shadow tables, by index.", offsetof(EmbSeries, nByte), 0);
   rc = sqlite3_str_errcode(pOut);
   if( rc ){
     sqlite3_free(sqlite3_str_finish(pOut));

@@ -28,8 +28,9 @@ struct EmbSeries {
   char zLabel[128];              /* the label value, NUL-terminated */
   int eKind;                     /* EMB_SERIES_* */
   int64_t nCall;                 /* embed()/embed_tokens() calls, queries */
-  int64_t nToken;
-  int64_t nByte;
+  int64_t nToken;                /* tokens; for an index: chunks read */
+  int64_t nByte;                 /* text bytes; for an index: bytes read
+                                 ** from its shadow tables' chunks */
   int64_t nError;
   int64_t nLoadNs;               /* model load time (gauge), nanoseconds */
   int64_t nSumNs;                /* the histogram's sum, nanoseconds */
@@ -61,6 +62,9 @@ void embMetricsError(EmbSeries *p);
 
 /* Count one index query and its latency. */
 void embMetricsQuery(EmbSeries *p, int64_t nNs);
+
+/* Count chunks an index read from its shadow tables, and their bytes. */
+void embMetricsChunkRead(EmbSeries *p, int64_t nChunk, int64_t nByte);
 
 /* Record a model's load time. */
 void embMetricsLoad(EmbSeries *p, int64_t nNs);

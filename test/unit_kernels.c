@@ -172,6 +172,40 @@ static void testHammingMany256(void){
   }
 }
 
+/* xFineDot(): against the sum written out in double, nibble by nibble,
+** for every code length up to 40 bytes (the 8-byte steps and the tail),
+** and every variant bit for bit the same as the portable one. */
+static void testFineDot(void){
+  const EmbKernels *const *aK;
+  int nK = embKernelsAll(&aK), k;
+  static uint8_t aCode[40];
+  static float qEven[48], qOdd[48];
+  size_t n, j;
+  for(n=0; n<=40; n++){
+    double want = 0.0;
+    float got0;
+    memset(qEven, 0, sizeof(qEven));
+    memset(qOdd, 0, sizeof(qOdd));
+    for(j=0; j<n; j++){
+      int lo, hi;
+      aCode[j] = (uint8_t)rng();
+      qEven[j] = (float)((int)(rng()%2001) - 1000)/256.0f;
+      qOdd[j] = (float)((int)(rng()%2001) - 1000)/256.0f;
+      lo = aCode[j] & 0xf;  if( lo>=8 ) lo -= 16;
+      hi = aCode[j] >> 4;   if( hi>=8 ) hi -= 16;
+      want += (double)qEven[j]*lo + (double)qOdd[j]*hi;
+    }
+    got0 = aK[0]->xFineDot(qEven, qOdd, aCode, n);
+    CHECK(fabs((double)got0 - want) <= 1e-4*(1.0+fabs(want)),
+          "fineDot %zu bytes: %g, want %g", n, (double)got0, want);
+    for(k=1; k<nK; k++){
+      float got = aK[k]->xFineDot(qEven, qOdd, aCode, n);
+      CHECK(memcmp(&got, &got0, 4)==0, "%s: fineDot %zu bytes %g vs %g",
+            aK[k]->zName, n, (double)got, (double)got0);
+    }
+  }
+}
+
 static void testNonFinite(void){
   float x[5] = { 1, 2, 3, 4, 5 };
   uint8_t a[20];
@@ -195,6 +229,7 @@ int main(void){
   testVariantsAgree();
   testHammingMany();
   testHammingMany256();
+  testFineDot();
   testNonFinite();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;

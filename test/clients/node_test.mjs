@@ -116,7 +116,7 @@ async function main() {
   checkError('embed() unknown model', db, "SELECT embed('cat', NULL, ?)", ['nope'],
     "embed(): no model named 'nope' (load one with embed_load('nope', 'PATH.emb'))");
   checkError('embed() dims out of range', db, "SELECT embed('cat', 9, 'mini')", [],
-    "embed(): dims must be from 1 to 4 (the model's dims), not 9");
+    "embed(): dims must be an integer from 1 to 4, not 9");
   checkError('embed_load() missing file', db, "SELECT embed_load('x', ?)", ['/nonexistent/x.emb'],
     "embed_load(): cannot open model '/nonexistent/x.emb': No such file or directory");
   let code = null;
@@ -150,11 +150,11 @@ async function main() {
 
   // a JS number binds as a REAL (better-sqlite3 binds BigInt as INTEGER)
   checkError('embed_index: k = 0', db, "SELECT rowid FROM notes WHERE notes MATCH 'cat' AND k = ?", [0],
-    'embed_index: k must be from 1 to 10000, not 0.0');
+    'embed_index: k must be an integer from 1 to 10000, not 0.0');
   checkError('embed_index: k = 0n', db, "SELECT rowid FROM notes WHERE notes MATCH 'cat' AND k = ?", [0n],
-    'embed_index: k must be from 1 to 10000, not 0');
+    'embed_index: k must be an integer from 1 to 10000, not 0');
   checkError('embed_index: no k', db, "SELECT rowid FROM notes WHERE notes MATCH 'cat'", [],
-    "embed_index: a MATCH on 'notes' needs k, as in WHERE notes MATCH ... AND k = 10");
+    "embed_index: a MATCH on 'notes' needs k, as in WHERE notes MATCH ... AND k = 10 (or ORDER BY distance LIMIT 10)");
   checkError('embed_index: wrong dims', db, 'SELECT rowid FROM notes WHERE notes MATCH ? AND k = 1', ['[1,2,3]'],
     "embed_index: query vector has 3 dims, but 'notes' takes 4");
 

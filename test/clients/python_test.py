@@ -131,7 +131,7 @@ check_error("bquant() odd blob", conn, "SELECT bquant(?)", (b"abc",),
 check_error("embed() unknown model", conn, "SELECT embed('cat', NULL, ?)", ("nope",),
             "embed(): no model named 'nope' (load one with embed_load('nope', 'PATH.emb'))")
 check_error("embed() dims out of range", conn, "SELECT embed('cat', 9, 'mini')", (),
-            "embed(): dims must be from 1 to 4 (the model's dims), not 9")
+            "embed(): dims must be an integer from 1 to 4, not 9")
 check_error("embed_load() missing file", conn, "SELECT embed_load('x', ?)",
             ("/nonexistent/x.emb",),
             "embed_load(): cannot open model '/nonexistent/x.emb': No such file or directory")
@@ -178,10 +178,10 @@ check("rowid IN filter", sorted(r for r, in got), [20, 40, 60])
 
 check_error("embed_index: k = 0", conn,
             "SELECT rowid FROM notes WHERE notes MATCH 'cat' AND k = ?", (0,),
-            "embed_index: k must be from 1 to 10000, not 0")
+            "embed_index: k must be an integer from 1 to 10000, not 0")
 check_error("embed_index: no k", conn,
             "SELECT rowid FROM notes WHERE notes MATCH 'cat'", (),
-            "embed_index: a MATCH on 'notes' needs k, as in WHERE notes MATCH ... AND k = 10")
+            "embed_index: a MATCH on 'notes' needs k, as in WHERE notes MATCH ... AND k = 10 (or ORDER BY distance LIMIT 10)")
 check_error("embed_index: wrong dims", conn,
             "SELECT rowid FROM notes WHERE notes MATCH ? AND k = 1", ("[1,2,3]",),
             "embed_index: query vector has 3 dims, but 'notes' takes 4")

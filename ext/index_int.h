@@ -1,0 +1,273 @@
+/*
+** index_int.h: what the three parts of embed_index share.
+**
+**     ext/index.c          the virtual table: options, xBestIndex/xFilter,
+**                          cursors, xUpdate, transactions
+**     ext/index_store.c    chunked storage: the shadow tables, the
+**                          in-memory chunks that mirror them, writes,
+**                          refresh after other connections' commits,
+**                          format 1 read in place and migrated
+**     ext/index_search.c   the search cascade over the chunks
+**
+** Nothing here is visible outside the extension.  See index_store.c for
+** the storage format and index_search.c for the cascade.
+*/
+#ifndef EMB_INDEX_INT_H
+#define EMB_INDEX_INT_H
+
+#include "sqlite3ext.h"
+#include "conn.h"
+#include "metrics.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define INDEX_MAX_K          10000
+#define INDEX_MAX_DIMS       65536
+#define INDEX_MAX_OVERSAMPLE 1000
+#define INDEX_FORMAT         2        /* of the shadow tables, written */
+
+#define INDEX_QUANT_BINARY   0
+#define INDEX_QUANT_NONE     1
+
+/* Slots of a chunk: a power of two, a multiple of 64.  A chunk starts at
+** INDEX_CHUNK_MIN slots and doubles up to INDEX_CHUNK_MAX as it fills. */
+#define INDEX_CHUNK_SHIFT    12
+#define INDEX_CHUNK_MAX      (1u<<INDEX_CHUNK_SHIFT)     /* 4096 */
+#define INDEX_CHUNK_MIN      64u
+
+/*
+** A chunk of up to INDEX_CHUNK_MAX rows, as the shadow tables hold it and
+** as it is held in memory: the two are the same bytes.
+**
+**   aImg   NAME_codes.data: valid bitmap (nCap/8 bytes: bit i of byte i/8
+**          set when slot i holds a row), rowids (nCap int64, little-
+**          endian), codes (nCap x nStride bytes: sign bits, zero-padded to
+**          nStride, for quant=binary; float32 vectors for quant=none)
+**   aFine  NAME_fine.data (quant=binary): scales (nCap float32), then
+**          4-bit codes (nCap x nFine bytes).  NULL while not in memory:
+**          a new process reads the bit codes only, and fine codes as
+**          queries need them (index_search.c).
+*/
+typedef struct IndexChunk IndexChunk;
+struct IndexChunk {
+  sqlite3_int64 iId;         /* NAME_chunks.id, from 1 */
+  sqlite3_int64 iVersion;    /* NAME_chunks.version mirrored; -1: stale */
+  uint32_t nCap;             /* slots */
+  uint32_t nUsed;            /* slots ever used (appends go here) */
+  uint32_t nLive;            /* slots holding a row */
+  uint8_t *aImg;
+  uint8_t *aFine;
+  /* Changes not yet written to the shadow tables (index_store.c): */
+  uint32_t iLo, iHi;         /* dirty slots [iLo, iHi); iLo>=iHi: none */
+  uint8_t bNew;              /* not in the shadow tables yet */
+  uint8_t bWhole;            /* write the images whole (new or grown) */
+  uint8_t bMeta;             /* NAME_chunks row to update */
+  uint8_t bTouched;          /* changed by this transaction */
+};
+
+/* The cache: every chunk of the index, in memory, sorted by iId. */
+typedef struct IndexCache IndexCache;
+struct IndexCache {
+  sqlite3_int64 iGen;        /* the NAME_config generation mirrored */
+  int bLegacy;               /* built from format-1 tables: no fine codes */
+  int bDrop;                 /* rolled back: rebuild at the next use */
+  int nChunk, nChunkAlloc;
+  IndexChunk **apChunk;
+  sqlite3_int64 nRow;        /* live rows, all chunks */
+  int iHole;                 /* no chunk before this one has a free slot
+                             ** below its nUsed */
+  size_t nFineMem;           /* bytes of fine codes in memory */
+  /* rowid -> position hash (open addressing, linear probing), built on
+  ** first need (writes, rowid filters): entries are position+1, where a
+  ** position is chunk index << INDEX_CHUNK_SHIFT | slot; 0 is empty. */
+  uint32_t *aSlot;
+  uint32_t nSlot;            /* a power of two, or 0: no hash */
+  int nShift;
+  uint32_t nHashed;
+};
+
+/* Statements on the shadow tables, prepared on first use and kept
+** (embIndexStmt()).  The SQL texts are in index.c. */
+#define STMT_GEN_GET       0
+#define STMT_GEN_BUMP      1
+#define STMT_DATA_INSERT   2
+#define STMT_DATA_DELETE   3
+#define STMT_DATA_UPDATE   4
+#define STMT_DATA_VECTOR   5
+#define STMT_DATA_CONTENT  6
+#define STMT_DATA_EXISTS   7
+#define STMT_CHUNK_LIST    8
+#define STMT_CHUNK_INSERT  9
+#define STMT_CHUNK_UPDATE  10
+#define STMT_CODES_PUT     11
+#define STMT_FINE_PUT      12
+#define INDEX_NSTMT        13
+
+typedef struct index_vtab index_vtab;
+struct index_vtab {
+  sqlite3_vtab base;
+  sqlite3 *db;
+  EmbConn *pConn;            /* a reference: the connection's models */
+  char *zDb;                 /* schema: "main", "temp", an attached name */
+  char *zName;               /* the table's name */
+  char *zModel;              /* model name, or NULL: vectors only */
+  char *zBroken;             /* why the index cannot be used (a bad
+                             ** NAME_config), or NULL; it can still be
+                             ** dropped and renamed */
+  int iFormat;               /* of the shadow tables: 1 or 2; 0 unknown
+                             ** (a rollback may have undone a migration) */
+  int nDims;
+  int eQuant;                /* INDEX_QUANT_* */
+  int nOversample;           /* exact candidates per result */
+  int bAutoOversample;       /* oversample not given: the planner's */
+  int bStoreContent;
+  size_t nStride;            /* bytes of a row's code in aImg */
+  size_t nFine;              /* bytes of a row's 4-bit code */
+  IndexCache *pCache;        /* NULL until first needed */
+  int bGenBumped;            /* this transaction bumped the generation */
+  sqlite3_int64 nWrite;      /* xUpdate calls, ever: a search's hits are
+                             ** reused only while it stays the same */
+  int bMigrated;             /* this transaction migrated format 1 */
+  EmbSeries *pSeries;        /* embed_metrics() counters, "schema.table";
+                             ** NULL until the first query */
+  sqlite3_stmt *aStmt[INDEX_NSTMT];
+};
+
+/* A result or candidate: distance (or estimate) and rowid. */
+typedef struct IndexHit IndexHit;
+struct IndexHit {
+  double d;
+  sqlite3_int64 iRowid;
+  uint32_t iPos;             /* position in the cache (candidates) */
+};
+
+/* What a MATCH query asks for besides the vector. */
+typedef struct IndexQuery IndexQuery;
+struct IndexQuery {
+  const float *aQ;           /* the query vector, nDims floats */
+  int nK;
+  int eMax;                  /* 0, or the distance bound: 1 '<', 2 '<=' */
+  double rMax;
+  const sqlite3_int64 *aRowid;  /* rowid IN filter, sorted, or NULL */
+  int nRowid;
+};
+
+/* What one search did (index_search.c): for tests and benchmarks. */
+typedef struct IndexPlan IndexPlan;
+struct IndexPlan {
+  sqlite3_int64 nScan;       /* rows the first stage looked at */
+  int nCand1;                /* kept by the Hamming stage (0: skipped) */
+  int nCand2;                /* kept by the 4-bit stage (0: skipped) */
+  int nExact;                /* float vectors read for exact distances */
+  int nFineRead;             /* fine codes read from the shadow table */
+};
+
+/* ---- index.c ---------------------------------------------------------- */
+
+/* Set the table's error message (from sqlite3_mprintf(), taken over) and
+** return rc, or SQLITE_NOMEM when zErr is NULL. */
+int embIndexError(index_vtab *p, int rc, char *zErr);
+
+/* The error of a failed statement on the shadow tables. */
+int embIndexSqlError(index_vtab *p, int rc);
+
+/* Statement iStmt (STMT_*), prepared on first use.  Returns SQLITE_OK or
+** an error (message set). */
+int embIndexStmt(index_vtab *p, int iStmt, sqlite3_stmt **ppStmt);
+
+/* Run a bound statement that returns no rows, then reset it. */
+int embIndexStmtRun(index_vtab *p, sqlite3_stmt *pStmt);
+
+/* Corruption of the shadow tables, in one message form:
+** "embed_index: shadow table 'NAME_zTable' is corrupt: zWhat". */
+int embIndexCorrupt(index_vtab *p, const char *zTable, char *zWhat);
+
+/* 1 - cosine(a, b) for float32 vectors of n elements, as cosine()
+** computes it.  Returns 0 when either has no direction. */
+int embIndexDistance(const uint8_t *a, const uint8_t *b, size_t n,
+                     double *pD);
+
+/* ---- index_store.c ---------------------------------------------------- */
+
+/* The shadow tables of a new index (format 2) and its configuration. */
+int embStoreCreate(index_vtab *p, char **pzErr);
+
+/* The names of the shadow tables, for xShadowName: 1 if zSuffix is one. */
+int embStoreIsShadow(const char *zSuffix);
+
+/* SQL that drops (zNew NULL) or renames to zNew every shadow table that
+** exists, or NULL when out of memory; sqlite3_free() it. */
+char *embStoreDdl(index_vtab *p, const char *zNew);
+
+/* Make p->pCache mirror the shadow tables (build it, or refresh what
+** other connections' commits changed).  bHash: the rowid hash too. */
+int embStoreReady(index_vtab *p, int bHash);
+
+void embStoreFree(IndexCache *c);
+
+/* Writes.  Each is called after embStoreWriteBegin() in the transaction,
+** which also builds the rowid hash; the chunks change in memory and reach
+** the shadow tables at embStoreFlush().  A row is written in two steps so
+** that xUpdate can change NAME_data in between: embStoreReserve() finds
+** or makes the row's slot and the memory it needs (it may fail, and then
+** nothing has changed), embStoreApply() sets the row's rowid and codes
+** from its float32 vector aVec (nDims elements) and cannot fail.
+** embStoreRemove() and embStoreRekey() cannot fail either (a rowid that is
+** not there is left alone). */
+typedef struct IndexSlot IndexSlot;
+struct IndexSlot {
+  int iChunk;
+  uint32_t iSlot;
+  int bNew;                  /* a free slot, not the row's own */
+};
+int embStoreWriteBegin(index_vtab *p);
+int embStoreReserve(index_vtab *p, sqlite3_int64 iRowid, IndexSlot *pSlot);
+void embStoreApply(index_vtab *p, const IndexSlot *pSlot, sqlite3_int64 iRowid,
+                   const uint8_t *aVec);
+void embStoreRemove(index_vtab *p, sqlite3_int64 iRowid);
+void embStoreRekey(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew);
+int embStoreFlush(index_vtab *p);
+/* After ROLLBACK or ROLLBACK TO: drop what the shadow tables no longer
+** hold (the chunks this transaction changed are read again). */
+void embStoreRollback(index_vtab *p);
+void embStoreCommitted(index_vtab *p);
+
+/* Position of iRowid in the cache, or -1 (the hash must be built). */
+sqlite3_int64 embStoreFind(const IndexCache *c, sqlite3_int64 iRowid);
+
+/* Bytes of chunk c's aImg, and where its parts start. */
+static inline const sqlite3_int64 *embChunkRowids(const IndexChunk *c){
+  return (const sqlite3_int64*)(void*)(c->aImg + c->nCap/8);
+}
+static inline const uint8_t *embChunkCodes(const IndexChunk *c){
+  return c->aImg + c->nCap/8 + (size_t)8*c->nCap;
+}
+static inline int embChunkValid(const IndexChunk *c, uint32_t i){
+  return (c->aImg[i>>3] >> (i&7)) & 1;
+}
+
+/* Read the fine codes of slot iSlot of chunk iChunk (scale and nFine
+** bytes) into *pScale and aOut, from memory or from NAME_fine through
+** *ppBlob (opened or moved here; the caller closes it). */
+int embStoreFineRow(index_vtab *p, int iChunk, uint32_t iSlot,
+                    sqlite3_blob **ppBlob, float *pScale, uint8_t *aOut);
+
+/* Load the fine codes of chunks not yet in memory, up to about nBudget
+** bytes, so that later queries find them there. */
+int embStoreWarm(index_vtab *p, size_t nBudget);
+
+/* ---- index_search.c --------------------------------------------------- */
+
+/* Run query q over the ready cache: *paHit (sqlite3_malloc'd, nearest
+** first, the caller frees it) and *pnHit; the plan taken into *pPlan when
+** not NULL. */
+int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
+              int *pnHit, IndexPlan *pPlan);
+
+/* The 4-bit code of the float32 vector aVec (nDims elements) of the fine
+** stage: *pScale and aOut[0..(nDims+1)/2). */
+void embFineEncode(const uint8_t *aVec, int nDims, float *pScale,
+                   uint8_t *aOut);
+
+#endif /* EMB_INDEX_INT_H */

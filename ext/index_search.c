@@ -1,0 +1,539 @@
+/*
+** index_search.c: embed_index's search, a cascade of cheaper to dearer
+** distances over the cache that index_store.c keeps.
+**
+**     IndexQuery q = { aQ, 10 };            (vector, k, filters)
+**     embSearch(p, &q, &aHit, &nHit, 0);    aHit nearest first
+**
+** HOW IT WORKS (quant=binary)
+**   1. Hamming.  The query's sign bits against every row's (kernels.c's
+**      popcount scan over each chunk's codes), keeping the nCand1 nearest
+**      in a bounded heap.  Skipped when the index is small enough for
+**      stage 2 to look at every row.
+**   2. 4-bit codes.  Each row also has a 4-bit code of its direction: a
+**      scale (the largest |component| of the unit vector, / 7) and each
+**      component rounded to -7..7 of it.  The float query's dot product
+**      with a code estimates its cosine with the row closely; the nCand2
+**      best estimates go on.  Codes not yet in memory are read from
+**      NAME_fine for these rows only (a new process reads no more than the
+**      bit codes before its first answer), then whole chunks are loaded
+**      within a budget per query.
+**   3. Exact.  The float vectors of those nCand2 rows, read from NAME_data
+**      in rowid order, give 1 - cosine as cosine() computes it: the k
+**      nearest, ties broken by rowid, are the answer.
+** quant=none scans the float vectors held in the chunks exactly.  An index
+** from format 1 (not migrated yet) has no 4-bit codes: stage 1 keeps
+** k x oversample rows (at least sqrt(rows)) for stage 3, as format 1 did.
+**
+** The plan.  nCand2 = k x oversample, the oversample given at CREATE or
+** INDEX_AUTO_FINE; nCand1 = nCand2 x a factor that grows as dims fall
+** (sign bits of fewer dimensions agree less with cosine order), and at
+** least 2 sqrt(rows).  When nCand1 reaches the rows, stage 1 is skipped;
+** when nCand2 does, stage 2 is too and every row is read exactly.  The
+** figures behind these choices are in bench/INDEX.md.
+**
+** Determinism.  Every stage orders by (estimate, rowid), and fine codes
+** are the same bytes whether read from memory or from the table, so a
+** query's answer does not depend on what the cache has loaded.
+*/
+#include "index_int.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+#define LARGEST_INT64   ((sqlite3_int64)0x7fffffffffffffffLL)
+#define SEARCH_BLOCK    512        /* rows per xHammingMany call */
+#define WARM_BUDGET     (8u<<20)   /* fine-code bytes loaded per query */
+
+/* ------------------------------------------------------------------------
+** The 4-bit code
+*/
+
+void embFineEncode(const uint8_t *aVec, int nDims, float *pScale,
+                   uint8_t *aOut){
+  double rNorm = 0.0, rMax = 0.0, rStep;
+  int i;
+  for(i=0; i<nDims; i++){
+    double x = embFloatAt(aVec, (size_t)i);
+    rNorm += x*x;
+  }
+  memset(aOut, 0, ((size_t)nDims+1)/2);
+  if( !(rNorm>0.0) || !isfinite(rNorm) ){
+    *pScale = 0.0f;
+    return;
+  }
+  rNorm = sqrt(rNorm);
+  for(i=0; i<nDims; i++){
+    double x = fabs(embFloatAt(aVec, (size_t)i)) / rNorm;
+    if( x>rMax ) rMax = x;
+  }
+  rStep = rMax / 7.0;
+  *pScale = (float)rStep;
+  if( !(rStep>0.0) ) return;
+  for(i=0; i<nDims; i++){
+    double x = embFloatAt(aVec, (size_t)i) / rNorm / rStep;
+    int q = (int)lrint(x);
+    if( q<-7 ) q = -7;
+    if( q>7 ) q = 7;
+    aOut[i>>1] |= (uint8_t)((q & 0xf) << ((i&1)*4));
+  }
+}
+
+/* ------------------------------------------------------------------------
+** Heaps
+*/
+
+/* a comes before b: nearer, or as near with a smaller rowid. */
+static int hitBefore(const IndexHit *a, const IndexHit *b){
+  return a->d<b->d || (a->d==b->d && a->iRowid<b->iRowid);
+}
+
+static int hitCompare(const void *a, const void *b){
+  return hitBefore((const IndexHit*)a, (const IndexHit*)b) ? -1 :
+         hitBefore((const IndexHit*)b, (const IndexHit*)a) ? 1 : 0;
+}
+
+static int hitRowidCompare(const void *a, const void *b){
+  sqlite3_int64 x = ((const IndexHit*)a)->iRowid;
+  sqlite3_int64 y = ((const IndexHit*)b)->iRowid;
+  return x<y ? -1 : x>y;
+}
+
+static int hitPosCompare(const void *a, const void *b){
+  uint32_t x = ((const IndexHit*)a)->iPos, y = ((const IndexHit*)b)->iPos;
+  return x<y ? -1 : x>y;
+}
+
+/* A bounded max-heap of the nMax nearest hits offered: a[0] is the
+** farthest kept. */
+typedef struct IndexHeap IndexHeap;
+struct IndexHeap {
+  IndexHit *a;
+  int n, nMax;
+};
+
+static void heapOffer(IndexHeap *h, double d, sqlite3_int64 iRowid,
+                      uint32_t iPos){
+  IndexHit x;
+  int i;
+  x.d = d;
+  x.iRowid = iRowid;
+  x.iPos = iPos;
+  if( h->n<h->nMax ){
+    for(i=h->n++; i>0; ){
+      int iParent = (i-1)/2;
+      if( !hitBefore(&h->a[iParent], &x) ) break;
+      h->a[i] = h->a[iParent];
+      i = iParent;
+    }
+    h->a[i] = x;
+  }else if( h->nMax>0 && hitBefore(&x, &h->a[0]) ){
+    for(i=0;;){
+      int iChild = 2*i+1;
+      if( iChild>=h->n ) break;
+      if( iChild+1<h->n && hitBefore(&h->a[iChild], &h->a[iChild+1]) ){
+        iChild++;
+      }
+      if( !hitBefore(&x, &h->a[iChild]) ) break;
+      h->a[i] = h->a[iChild];
+      i = iChild;
+    }
+    h->a[i] = x;
+  }
+}
+
+static int heapInit(IndexHeap *h, sqlite3_int64 nMax){
+  h->n = 0;
+  h->nMax = (int)nMax;
+  h->a = nMax>0 ? sqlite3_malloc64(sizeof(IndexHit)*(size_t)nMax) : 0;
+  return (nMax>0 && h->a==0) ? SQLITE_NOMEM : SQLITE_OK;
+}
+
+static int queryAllows(const IndexQuery *q, double d){
+  return q->eMax==0 || d<q->rMax || (q->eMax==2 && d==q->rMax);
+}
+
+/* ------------------------------------------------------------------------
+** Rows to look at
+*/
+
+/* The positions of every row the query may return, in position order:
+** every live row, or those of the rowid filter.  Calls xRow(pArg, iPos,
+** iRowid, aCode) for each. */
+typedef void (*RowCallback)(void*, uint32_t, sqlite3_int64, const uint8_t*);
+
+static void forEachRow(const index_vtab *p, const IndexQuery *q,
+                       RowCallback xRow, void *pArg){
+  const IndexCache *c = p->pCache;
+  int i;
+  if( q->aRowid ){
+    int j;
+    for(j=0; j<q->nRowid; j++){
+      sqlite3_int64 iPos = embStoreFind(c, q->aRowid[j]);
+      if( iPos>=0 ){
+        const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+        uint32_t s = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
+        xRow(pArg, (uint32_t)iPos, q->aRowid[j],
+             embChunkCodes(pC) + p->nStride*(size_t)s);
+      }
+    }
+    return;
+  }
+  for(i=0; i<c->nChunk; i++){
+    const IndexChunk *pC = c->apChunk[i];
+    const sqlite3_int64 *aRowid = embChunkRowids(pC);
+    const uint8_t *aCode = embChunkCodes(pC);
+    uint32_t s;
+    for(s=0; s<pC->nUsed; s++){
+      if( embChunkValid(pC, s) ){
+        xRow(pArg, ((uint32_t)i<<INDEX_CHUNK_SHIFT) | s, aRowid[s],
+             aCode + p->nStride*(size_t)s);
+      }
+    }
+  }
+}
+
+typedef struct RowCtx RowCtx;
+struct RowCtx {
+  const index_vtab *p;
+  const IndexQuery *q;
+  const uint8_t *aQCode;     /* the query's sign bits */
+  IndexHeap *pHeap;
+};
+
+static void rowExactMem(void *pArg, uint32_t iPos, sqlite3_int64 iRowid,
+                        const uint8_t *aCode){
+  RowCtx *x = (RowCtx*)pArg;
+  double d;
+  if( embIndexDistance((const uint8_t*)x->q->aQ, aCode, (size_t)x->p->nDims,
+                       &d)
+   && queryAllows(x->q, d) ){
+    heapOffer(x->pHeap, d, iRowid, iPos);
+  }
+}
+
+static void rowAll(void *pArg, uint32_t iPos, sqlite3_int64 iRowid,
+                   const uint8_t *aCode){
+  RowCtx *x = (RowCtx*)pArg;
+  (void)aCode;
+  heapOffer(x->pHeap, 0.0, iRowid, iPos);
+}
+
+/* ------------------------------------------------------------------------
+** The stages
+*/
+
+/* A growing list of candidates. */
+typedef struct CandList CandList;
+struct CandList {
+  IndexHit *a;
+  int n, nAlloc;
+};
+
+static int candPush(CandList *l, double d, sqlite3_int64 iRowid,
+                    uint32_t iPos){
+  if( l->n>=l->nAlloc ){
+    int nNew = l->nAlloc ? l->nAlloc*2 : 256;
+    IndexHit *aNew = sqlite3_realloc64(l->a, sizeof(IndexHit)*(size_t)nNew);
+    if( aNew==0 ) return SQLITE_NOMEM;
+    l->a = aNew;
+    l->nAlloc = nNew;
+  }
+  l->a[l->n].d = d;
+  l->a[l->n].iRowid = iRowid;
+  l->a[l->n].iPos = iPos;
+  l->n++;
+  return SQLITE_OK;
+}
+
+/* Keep the candidates with d <= rMax. */
+static void candPrune(CandList *l, double rMax){
+  int i, j;
+  for(i=j=0; i<l->n; i++){
+    if( l->a[i].d<=rMax ) l->a[j++] = l->a[i];
+  }
+  l->n = j;
+}
+
+/*
+** Stage 1: every row whose Hamming distance from the query's code is at
+** most T, the smallest distance with nWant rows at or within it (so all
+** the rows tied at T, however many: cutting ties by rowid would drop
+** rows for a reason that has nothing to do with the query).  One pass: T
+** only falls as rows are seen, and rows beyond the current T are skipped
+** at the cost of one comparison.
+*/
+static int stageHamming(const index_vtab *p, const IndexQuery *q,
+                        const uint8_t *aQCode, sqlite3_int64 nWant,
+                        CandList *pOut, sqlite3_int64 *pnScan){
+  const EmbKernels *pK = embKernels();
+  const IndexCache *c = p->pCache;
+  uint32_t aDist[SEARCH_BLOCK];
+  uint32_t nBits = (uint32_t)p->nStride*8, T = nBits;
+  sqlite3_int64 nIn = 0;     /* rows kept with distance <= T */
+  sqlite3_int64 *aHist;
+  int i, rc = SQLITE_OK;
+  aHist = sqlite3_malloc64(sizeof(sqlite3_int64)*((size_t)nBits+1));
+  if( aHist==0 ) return SQLITE_NOMEM;
+  memset(aHist, 0, sizeof(sqlite3_int64)*((size_t)nBits+1));
+#define STAGE1_ROW(DIST, ROWID, POS) do{                                     \
+    uint32_t d_ = (DIST);                                                   \
+    if( d_<=T ){                                                            \
+      rc = candPush(pOut, (double)d_, (ROWID), (POS));                      \
+      if( rc ) goto stage1_done;                                            \
+      aHist[d_]++;                                                          \
+      nIn++;                                                                \
+      while( T>0 && nIn - aHist[T] >= nWant ){ nIn -= aHist[T]; T--; }      \
+      if( pOut->n > 2*nIn + 1024 ) candPrune(pOut, (double)T);              \
+    }                                                                       \
+  }while(0)
+  if( q->aRowid ){
+    int j;
+    *pnScan = 0;
+    for(j=0; j<q->nRowid; j++){
+      sqlite3_int64 iPos = embStoreFind(c, q->aRowid[j]);
+      if( iPos>=0 ){
+        const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+        uint32_t s = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
+        uint32_t d = (uint32_t)pK->xHamming(aQCode,
+                          embChunkCodes(pC) + p->nStride*(size_t)s, p->nStride);
+        (*pnScan)++;
+        STAGE1_ROW(d, q->aRowid[j], (uint32_t)iPos);
+      }
+    }
+  }else{
+    *pnScan = c->nRow;
+    for(i=0; i<c->nChunk; i++){
+      const IndexChunk *pC = c->apChunk[i];
+      const sqlite3_int64 *aRowid = embChunkRowids(pC);
+      const uint8_t *aCode = embChunkCodes(pC);
+      uint32_t s, j;
+      for(s=0; s<pC->nUsed; s+=SEARCH_BLOCK){
+        uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
+        pK->xHammingMany(aQCode, aCode + p->nStride*(size_t)s, p->nStride,
+                         p->nStride, n, aDist);
+        for(j=0; j<n; j++){
+          if( aDist[j]>T ) continue;
+          if( !embChunkValid(pC, s+j) ) continue;
+          STAGE1_ROW(aDist[j], aRowid[s+j], ((uint32_t)i<<INDEX_CHUNK_SHIFT)|(s+j));
+        }
+      }
+    }
+  }
+#undef STAGE1_ROW
+  candPrune(pOut, (double)T);
+stage1_done:
+  sqlite3_free(aHist);
+  return rc;
+}
+
+/* The value at or below which at least nWant of the n values d of a lie
+** (all of them when there are fewer): a partial selection. */
+static double candThreshold(const CandList *l, sqlite3_int64 nWant){
+  IndexHeap h;
+  double r;
+  int i;
+  if( nWant>=l->n ) return HUGE_VAL;
+  if( heapInit(&h, nWant) ) return HUGE_VAL;   /* no memory: keep all */
+  for(i=0; i<l->n; i++) heapOffer(&h, l->a[i].d, 0, 0);
+  r = h.a[0].d;
+  sqlite3_free(h.a);
+  return r;
+}
+
+/* Stage 2: the 4-bit estimate of each candidate (its d, negated, so that
+** nearer is smaller), then the nWant best and their ties. */
+static int stageFine(index_vtab *p, const IndexQuery *q, CandList *pCand,
+                     sqlite3_int64 nWant, int *pnRead){
+  const EmbKernels *pK = embKernels();
+  size_t nPad = (p->nFine + 7) & ~(size_t)7, j;
+  uint8_t *aCode = sqlite3_malloc64(nPad + sizeof(float)*2*nPad);
+  float *qEven = (float*)(void*)(aCode ? aCode + nPad : 0);
+  float *qOdd;
+  sqlite3_blob *pBlob = 0;
+  int i, rc = SQLITE_OK;
+  if( aCode==0 ) return SQLITE_NOMEM;
+  /* The query split by parity for the kernel (kernels.h, xFineDot). */
+  qOdd = qEven + nPad;
+  memset(qEven, 0, sizeof(float)*2*nPad);
+  for(j=0; j<(size_t)p->nDims; j++){
+    if( j&1 ) qOdd[j/2] = q->aQ[j];
+    else qEven[j/2] = q->aQ[j];
+  }
+  /* In position order, rows of one chunk come together: one blob handle
+  ** moves along the chunks not in memory. */
+  qsort(pCand->a, (size_t)pCand->n, sizeof(IndexHit), hitPosCompare);
+  for(i=0; i<pCand->n; i++){
+    uint32_t iPos = pCand->a[i].iPos;
+    int iChunk = (int)(iPos>>INDEX_CHUNK_SHIFT);
+    float rScale = 0.0f;
+    if( p->pCache->apChunk[iChunk]->aFine==0 ) (*pnRead)++;
+    rc = embStoreFineRow(p, iChunk, iPos & (INDEX_CHUNK_MAX-1), &pBlob,
+                         &rScale, aCode);
+    if( rc ) break;
+    pCand->a[i].d = -(double)rScale
+                  * (double)pK->xFineDot(qEven, qOdd, aCode, p->nFine);
+  }
+  if( pBlob ) sqlite3_blob_close(pBlob);
+  sqlite3_free(aCode);
+  if( rc==SQLITE_OK ) candPrune(pCand, candThreshold(pCand, nWant));
+  return rc;
+}
+
+/* Stage 3: exact distances of the rows in pIn from their stored vectors,
+** the k nearest into pOut.  pIn's order is lost. */
+static int stageExact(index_vtab *p, const IndexQuery *q, CandList *pIn,
+                      IndexHeap *pOut){
+  sqlite3_stmt *pStmt;
+  int i, rc = embIndexStmt(p, STMT_DATA_VECTOR, &pStmt);
+  /* In rowid order, the lookups walk the b-tree forwards, touching each
+  ** page once. */
+  qsort(pIn->a, (size_t)pIn->n, sizeof(IndexHit), hitRowidCompare);
+  for(i=0; rc==SQLITE_OK && i<pIn->n; i++){
+    sqlite3_int64 iRowid = pIn->a[i].iRowid;
+    sqlite3_bind_int64(pStmt, 1, iRowid);
+    if( sqlite3_step(pStmt)==SQLITE_ROW ){
+      const uint8_t *a = sqlite3_column_blob(pStmt, 0);
+      int n = sqlite3_column_bytes(pStmt, 0);
+      double d;
+      if( n!=p->nDims*4 || a==0 ){
+        sqlite3_reset(pStmt);
+        return embIndexCorrupt(p, "data", sqlite3_mprintf(
+            "row %lld has a vector of %d bytes, not %d", iRowid, n,
+            p->nDims*4));
+      }
+      if( embIndexDistance((const uint8_t*)q->aQ, a, (size_t)p->nDims, &d)
+       && queryAllows(q, d) ){
+        heapOffer(pOut, d, iRowid, pIn->a[i].iPos);
+      }
+    }
+    rc = sqlite3_reset(pStmt);
+    if( rc ) rc = embIndexSqlError(p, rc);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+** The plan
+*/
+
+/* Exact candidates with oversample 'auto': fineFactor(dims) per result,
+** and INDEX_AUTO_FINE_MIN more.  The 4-bit estimate's error, relative to
+** the gaps between neighbours, grows as dims fall. */
+#define INDEX_AUTO_FINE_MIN  16
+static sqlite3_int64 fineFactor(int nDims){
+  double r = 4.0 * 128.0 / nDims;
+  if( r<4.0 ) r = 4.0;
+  if( r>256.0 ) r = 256.0;
+  return (sqlite3_int64)ceil(r);
+}
+
+/* How many times the exact candidates stage 1 keeps, for codes of nDims
+** sign bits: more as dims fall. */
+static sqlite3_int64 hammingFactor(int nDims){
+  double r = 16.0 * pow(256.0/nDims, 1.0);
+  if( r<8.0 ) r = 8.0;
+  if( r>256.0 ) r = 256.0;
+  return (sqlite3_int64)ceil(r);
+}
+
+int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
+              int *pnHit, IndexPlan *pPlan){
+  const IndexCache *c = p->pCache;
+  IndexHeap heap;
+  CandList cand;
+  IndexPlan plan;
+  sqlite3_int64 nRows, nCand1, nCand2;
+  int rc = SQLITE_OK;
+  *paHit = 0;
+  *pnHit = 0;
+  memset(&plan, 0, sizeof(plan));
+  memset(&cand, 0, sizeof(cand));
+  nRows = q->aRowid ? (q->nRowid < c->nRow ? q->nRowid : c->nRow) : c->nRow;
+  rc = heapInit(&heap, q->nK<nRows ? q->nK : nRows);
+  if( rc || heap.nMax==0 ) return rc;
+
+  if( p->eQuant==INDEX_QUANT_NONE ){
+    RowCtx x;
+    x.p = p;
+    x.q = q;
+    x.aQCode = 0;
+    x.pHeap = &heap;
+    forEachRow(p, q, rowExactMem, &x);
+    plan.nScan = nRows;
+    goto done;
+  }
+
+  if( c->bLegacy ){
+    /* Format 1, read in place: Hamming, then exact, as it always was. */
+    nCand2 = (sqlite3_int64)q->nK * p->nOversample;
+    if( p->bAutoOversample ){
+      sqlite3_int64 nMin = (sqlite3_int64)ceil(sqrt((double)c->nRow));
+      if( nCand2<nMin ) nCand2 = nMin;
+    }
+    nCand1 = nCand2;
+  }else{
+    nCand2 = (sqlite3_int64)q->nK * (p->bAutoOversample ? fineFactor(p->nDims)
+                                                        : p->nOversample);
+    if( p->bAutoOversample ) nCand2 += INDEX_AUTO_FINE_MIN;
+    nCand1 = nCand2 * hammingFactor(p->nDims);
+    if( nCand1 < 2*(sqlite3_int64)ceil(sqrt((double)nRows)) ){
+      nCand1 = 2*(sqlite3_int64)ceil(sqrt((double)nRows));
+    }
+  }
+  if( nCand2>=nRows || (!c->bLegacy && nCand1>=nRows) ){
+    /* Every row goes on to the next stage. */
+    RowCtx x;
+    IndexHeap all;
+    rc = heapInit(&all, nRows);
+    if( rc ) goto done;
+    x.p = p;
+    x.q = q;
+    x.aQCode = 0;
+    x.pHeap = &all;
+    forEachRow(p, q, rowAll, &x);
+    cand.a = all.a;
+    cand.n = cand.nAlloc = all.n;
+    plan.nScan = nRows;
+  }else{
+    uint8_t aStack[512];
+    uint8_t *aQCode = p->nStride<=sizeof(aStack) ? aStack
+                                                 : sqlite3_malloc64(p->nStride);
+    if( aQCode==0 ){ rc = SQLITE_NOMEM; goto done; }
+    memset(aQCode, 0, p->nStride);
+    embBquant((const uint8_t*)q->aQ, (size_t)p->nDims, aQCode);
+    rc = stageHamming(p, q, aQCode, nCand1, &cand, &plan.nScan);
+    if( aQCode!=aStack ) sqlite3_free(aQCode);
+    if( rc ) goto done;
+    plan.nCand1 = cand.n;
+  }
+  if( !c->bLegacy && nCand2<nRows ){
+    rc = stageFine(p, q, &cand, nCand2, &plan.nFineRead);
+    if( rc ) goto done;
+    plan.nCand2 = cand.n;
+  }
+  plan.nExact = cand.n;
+  rc = stageExact(p, q, &cand, &heap);
+  if( rc==SQLITE_OK && plan.nFineRead ){
+    /* Fine codes this query had to read from the table: load whole chunks
+    ** of them, within a budget, so that the next queries find them in
+    ** memory. */
+    rc = embStoreWarm(p, WARM_BUDGET);
+  }
+
+done:
+  sqlite3_free(cand.a);
+  if( rc ){
+    sqlite3_free(heap.a);
+    return rc;
+  }
+  qsort(heap.a, (size_t)heap.n, sizeof(IndexHit), hitCompare);
+  *paHit = heap.a;
+  *pnHit = heap.n;
+  if( pPlan ) *pPlan = plan;
+  return SQLITE_OK;
+}

@@ -1,0 +1,1225 @@
+/*
+** index_store.c: embed_index's chunked storage, and the cache that mirrors
+** it in each connection.
+**
+**     embStoreCreate(p)            shadow tables of a new index
+**     embStoreReady(p, bHash)      the cache, built or refreshed
+**     embStoreWriteBegin(p)        then embStorePut/Remove/Rekey ...
+**     embStoreFlush(p)             ... written at xSync and xSavepoint
+**
+** THE SHADOW TABLES (format 2)
+**   NAME_config(key TEXT PRIMARY KEY, value) WITHOUT ROWID
+**       format 2, model, dims, quant, oversample, store_content, and
+**       generation: a counter every transaction that writes the index
+**       increments (once);
+**   NAME_data(id INTEGER PRIMARY KEY, vector BLOB NOT NULL, content)
+**       each row's float32 vector (read by the exact stage of a search)
+**       and content;
+**   NAME_chunks(id INTEGER PRIMARY KEY, version, cap, used, live)
+**       one small row per chunk: its capacity in slots (64 .. 4096, a
+**       power of two), the slots ever used, the slots holding a row, and
+**       version: the generation of the last transaction that changed it;
+**   NAME_codes(id INTEGER PRIMARY KEY, data BLOB NOT NULL)
+**       per chunk, the image IndexChunk.aImg describes: a validity bitmap,
+**       the rowids, the codes (sign bits; float vectors with quant=none);
+**   NAME_fine(id INTEGER PRIMARY KEY, data BLOB NOT NULL)   quant=binary
+**       per chunk, IndexChunk.aFine: a scale and a 4-bit code per slot.
+** Format 1 (up to f1dbee8) had NAME_code(id, code), one row per vector,
+** instead of the three chunk tables.  It is read in place, as it always
+** was; the first write migrates it (below).
+**
+** HOW IT WORKS
+** Reading.  A connection loads each chunk's NAME_codes image with one
+** sqlite3_blob_read(): a million rows of 256 dims are 256 chunks, about
+** 40 MB.  Fine codes stay on disk until a query needs them: it reads the
+** few it needs row by row and then loads whole fine images within a byte
+** budget (embStoreWarm()), so the first query waits for the bit codes only.
+** Each use compares the cache's generation with NAME_config's; when
+** another connection has committed, the NAME_chunks rows say which chunks
+** changed (their version), and only those are read again.  The cache is
+** keyed on nothing else (not PRAGMA data_version, not the connection), so
+** it stays right wherever the file's pages come from (a replica, a
+** restored copy).
+**
+** Writing.  The first write of a transaction brings the cache up to date
+** and increments the generation.  Rows then change in the in-memory
+** chunks at once (so the transaction's own queries see them), and the
+** changed slots are written to the shadow tables by embStoreFlush(): at
+** xSync, just before the commit, and at xSavepoint, so that each
+** savepoint's changes are in the tables before SQLite's journal can roll
+** them back.  A flush writes each changed chunk's dirty slots in place
+** with sqlite3_blob_write(), or the whole images for a chunk that is new
+** or has grown, and its NAME_chunks row with the new version.  After a
+** ROLLBACK or ROLLBACK TO the chunks this transaction touched are marked
+** stale and read again.  A new row takes a free slot of the lowest chunk
+** with one (the holes deletes leave), else the end of the last chunk,
+** which doubles its capacity up to 4096 slots before a new chunk begins.
+**
+** Migration.  The first write to a format-1 index creates the chunk
+** tables, fills them from NAME_data's vectors (every code computed
+** afresh), empties NAME_code (kept, empty, until the index is dropped:
+** SQLite cannot drop a table while the INSERT that triggered this runs)
+** and records format 2, all in the writing transaction.
+**
+** Errors.  Every size and count read from the shadow tables is checked;
+** a mismatch is SQLITE_CORRUPT_VTAB with a message naming the table.
+*/
+#include "index_int.h"
+#include "kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+SQLITE_EXTENSION_INIT3
+
+/* ------------------------------------------------------------------------
+** Sizes
+*/
+
+static size_t imgBytes(const index_vtab *p, uint32_t nCap){
+  return (size_t)nCap/8 + (size_t)8*nCap + p->nStride*(size_t)nCap;
+}
+
+static size_t fineBytes(const index_vtab *p, uint32_t nCap){
+  return (size_t)nCap*(4 + p->nFine);
+}
+
+static int hasFine(const index_vtab *p){
+  return p->eQuant==INDEX_QUANT_BINARY;
+}
+
+static sqlite3_int64 *chunkRowidsW(IndexChunk *c){
+  return (sqlite3_int64*)(void*)(c->aImg + c->nCap/8);
+}
+
+static uint8_t *chunkCodesW(IndexChunk *c){
+  return c->aImg + c->nCap/8 + (size_t)8*c->nCap;
+}
+
+static void chunkFree(IndexChunk *c){
+  if( c==0 ) return;
+  sqlite3_free(c->aImg);
+  sqlite3_free(c->aFine);
+  sqlite3_free(c);
+}
+
+void embStoreFree(IndexCache *c){
+  int i;
+  if( c==0 ) return;
+  for(i=0; i<c->nChunk; i++) chunkFree(c->apChunk[i]);
+  sqlite3_free(c->apChunk);
+  sqlite3_free(c->aSlot);
+  sqlite3_free(c);
+}
+
+static void metricsRead(index_vtab *p, int64_t nByte){
+  if( p->pSeries ) embMetricsChunkRead(p->pSeries, 1, nByte);
+}
+
+/* ------------------------------------------------------------------------
+** The rowid hash
+*/
+
+static uint32_t hashOf(const IndexCache *c, sqlite3_int64 iRowid){
+  return (uint32_t)(((uint64_t)iRowid * 0x9E3779B97F4A7C15ull) >> c->nShift);
+}
+
+static sqlite3_int64 rowidAt(const IndexCache *c, uint32_t iPos){
+  const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+  return embChunkRowids(pC)[iPos & (INDEX_CHUNK_MAX-1)];
+}
+
+sqlite3_int64 embStoreFind(const IndexCache *c, sqlite3_int64 iRowid){
+  uint32_t mask, h;
+  if( c->nSlot==0 ) return -1;
+  mask = c->nSlot - 1;
+  for(h=hashOf(c, iRowid);; h=(h+1)&mask){
+    uint32_t s = c->aSlot[h];
+    if( s==0 ) return -1;
+    if( rowidAt(c, s-1)==iRowid ) return s-1;
+  }
+}
+
+static void hashAdd(IndexCache *c, uint32_t iPos){
+  uint32_t mask = c->nSlot - 1, h = hashOf(c, rowidAt(c, iPos));
+  while( c->aSlot[h] ) h = (h+1)&mask;
+  c->aSlot[h] = iPos + 1;
+  c->nHashed++;
+}
+
+/* Remove position iPos (whose rowid is still readable) from the hash,
+** moving later entries of its probe run back into the hole. */
+static void hashRemove(IndexCache *c, uint32_t iPos){
+  uint32_t mask = c->nSlot - 1, i = hashOf(c, rowidAt(c, iPos)), j;
+  while( c->aSlot[i]!=iPos+1 ){
+    if( c->aSlot[i]==0 ) return;           /* not there */
+    i = (i+1)&mask;
+  }
+  for(j=i;;){
+    uint32_t h;
+    j = (j+1)&mask;
+    if( c->aSlot[j]==0 ) break;
+    h = hashOf(c, rowidAt(c, c->aSlot[j]-1));
+    /* The entry at j may move to i unless its home h lies in (i, j]. */
+    if( i<=j ? (i<h && h<=j) : (i<h || h<=j) ) continue;
+    c->aSlot[i] = c->aSlot[j];
+    i = j;
+  }
+  c->aSlot[i] = 0;
+  c->nHashed--;
+}
+
+static void hashAddChunk(IndexCache *c, int iChunk){
+  const IndexChunk *pC = c->apChunk[iChunk];
+  uint32_t i;
+  for(i=0; i<pC->nUsed; i++){
+    if( embChunkValid(pC, i) ){
+      hashAdd(c, ((uint32_t)iChunk<<INDEX_CHUNK_SHIFT) | i);
+    }
+  }
+}
+
+static void hashRemoveChunk(IndexCache *c, int iChunk){
+  const IndexChunk *pC = c->apChunk[iChunk];
+  uint32_t i;
+  for(i=0; i<pC->nUsed; i++){
+    if( embChunkValid(pC, i) ){
+      hashRemove(c, ((uint32_t)iChunk<<INDEX_CHUNK_SHIFT) | i);
+    }
+  }
+}
+
+/* Make the hash hold every row, at most half full, with room for nMore
+** more rows.  Returns SQLITE_OK, SQLITE_NOMEM or SQLITE_FULL. */
+static int hashReserve(IndexCache *c, sqlite3_int64 nMore){
+  uint64_t nWant = (uint64_t)(c->nRow + nMore)*2 + 2;
+  uint32_t nSlot = 1024, *aNew;
+  int nBits = 10, i;
+  if( c->nSlot && nWant<=c->nSlot ) return SQLITE_OK;
+  while( nSlot<nWant ){
+    if( nSlot>=0x80000000u ) return SQLITE_FULL;
+    nSlot *= 2;
+    nBits++;
+  }
+  /* Grow by more than asked, so that inserts rehash O(log n) times. */
+  if( c->nSlot && nSlot<0x80000000u ){ nSlot *= 2; nBits++; }
+  aNew = sqlite3_malloc64(sizeof(uint32_t)*(size_t)nSlot);
+  if( aNew==0 ) return SQLITE_NOMEM;
+  memset(aNew, 0, sizeof(uint32_t)*(size_t)nSlot);
+  sqlite3_free(c->aSlot);
+  c->aSlot = aNew;
+  c->nSlot = nSlot;
+  c->nShift = 64 - nBits;
+  c->nHashed = 0;
+  for(i=0; i<c->nChunk; i++) hashAddChunk(c, i);
+  return SQLITE_OK;
+}
+
+static void hashDrop(IndexCache *c){
+  sqlite3_free(c->aSlot);
+  c->aSlot = 0;
+  c->nSlot = 0;
+  c->nHashed = 0;
+}
+
+/* ------------------------------------------------------------------------
+** Chunks in memory
+*/
+
+/* A new empty chunk of nCap slots (its fine image too, when the index has
+** one).  NULL when out of memory. */
+static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
+                            uint32_t nCap){
+  IndexChunk *c = sqlite3_malloc64(sizeof(*c));
+  if( c==0 ) return 0;
+  memset(c, 0, sizeof(*c));
+  c->iId = iId;
+  c->iVersion = -1;
+  c->nCap = nCap;
+  c->aImg = sqlite3_malloc64(imgBytes(p, nCap));
+  if( c->aImg ) memset(c->aImg, 0, imgBytes(p, nCap));
+  if( c->aImg && hasFine(p) ){
+    c->aFine = sqlite3_malloc64(fineBytes(p, nCap));
+    if( c->aFine ) memset(c->aFine, 0, fineBytes(p, nCap));
+  }
+  if( c->aImg==0 || (hasFine(p) && c->aFine==0) ){
+    chunkFree(c);
+    return 0;
+  }
+  return c;
+}
+
+/* Double chunk c's capacity (its images re-laid out).  The fine image must
+** be in memory. */
+static int chunkGrow(const index_vtab *p, IndexChunk *c){
+  uint32_t nOld = c->nCap, nNew = nOld*2;
+  uint8_t *aImg = sqlite3_malloc64(imgBytes(p, nNew));
+  uint8_t *aFine = 0;
+  if( aImg==0 ) return SQLITE_NOMEM;
+  if( hasFine(p) ){
+    aFine = sqlite3_malloc64(fineBytes(p, nNew));
+    if( aFine==0 ){
+      sqlite3_free(aImg);
+      return SQLITE_NOMEM;
+    }
+    memset(aFine, 0, fineBytes(p, nNew));
+    memcpy(aFine, c->aFine, (size_t)4*nOld);
+    memcpy(aFine + (size_t)4*nNew, c->aFine + (size_t)4*nOld,
+           p->nFine*(size_t)nOld);
+  }
+  memset(aImg, 0, imgBytes(p, nNew));
+  memcpy(aImg, c->aImg, nOld/8);
+  memcpy(aImg + nNew/8, c->aImg + nOld/8, (size_t)8*nOld);
+  memcpy(aImg + nNew/8 + (size_t)8*nNew, c->aImg + nOld/8 + (size_t)8*nOld,
+         p->nStride*(size_t)nOld);
+  sqlite3_free(c->aImg);
+  sqlite3_free(c->aFine);
+  c->aImg = aImg;
+  c->aFine = aFine;
+  c->nCap = nNew;
+  c->bWhole = 1;
+  return SQLITE_OK;
+}
+
+/* Room for one more chunk pointer in c->apChunk. */
+static int cacheReserveChunk(IndexCache *c){
+  if( c->nChunk>=c->nChunkAlloc ){
+    int nNew = c->nChunkAlloc ? c->nChunkAlloc*2 : 16;
+    IndexChunk **ap;
+    if( nNew > (1<<(32-INDEX_CHUNK_SHIFT)) ) return SQLITE_FULL;
+    ap = sqlite3_realloc64(c->apChunk, sizeof(IndexChunk*)*(size_t)nNew);
+    if( ap==0 ) return SQLITE_NOMEM;
+    c->apChunk = ap;
+    c->nChunkAlloc = nNew;
+  }
+  return SQLITE_OK;
+}
+
+static IndexCache *cacheNew(void){
+  IndexCache *c = sqlite3_malloc64(sizeof(*c));
+  if( c ){
+    memset(c, 0, sizeof(*c));
+    c->iGen = -1;
+  }
+  return c;
+}
+
+/* The codes of the float32 vector aVec for a slot: its code in aImg
+** (sign bits, or the vector), and its fine code. */
+static void slotSetCodes(const index_vtab *p, IndexChunk *c, uint32_t i,
+                         const uint8_t *aVec){
+  uint8_t *aCode = chunkCodesW(c) + p->nStride*(size_t)i;
+  if( p->eQuant==INDEX_QUANT_BINARY ){
+    float rScale;
+    memset(aCode, 0, p->nStride);
+    embBquant(aVec, (size_t)p->nDims, aCode);
+    embFineEncode(aVec, p->nDims, &rScale,
+                  c->aFine + (size_t)4*c->nCap + p->nFine*(size_t)i);
+    memcpy(c->aFine + (size_t)4*i, &rScale, 4);
+  }else{
+    memcpy(aCode, aVec, p->nStride);
+  }
+}
+
+static void chunkDirty(IndexChunk *c, uint32_t i){
+  if( c->iLo>=c->iHi ){
+    c->iLo = i;
+    c->iHi = i+1;
+  }else{
+    if( i<c->iLo ) c->iLo = i;
+    if( i+1>c->iHi ) c->iHi = i+1;
+  }
+  c->bMeta = 1;
+  c->bTouched = 1;
+}
+
+/* ------------------------------------------------------------------------
+** Reading the shadow tables
+*/
+
+/* The generation recorded in NAME_config. */
+static int storeGeneration(index_vtab *p, sqlite3_int64 *piGen){
+  sqlite3_stmt *pStmt;
+  int rc = embIndexStmt(p, STMT_GEN_GET, &pStmt);
+  if( rc ) return rc;
+  if( sqlite3_step(pStmt)==SQLITE_ROW
+   && sqlite3_column_type(pStmt, 0)==SQLITE_INTEGER ){
+    *piGen = sqlite3_column_int64(pStmt, 0);
+    sqlite3_reset(pStmt);
+    return SQLITE_OK;
+  }
+  rc = sqlite3_reset(pStmt);
+  if( rc ) return embIndexSqlError(p, rc);
+  return embIndexCorrupt(p, "config", sqlite3_mprintf(
+      "its generation is missing or not an integer"));
+}
+
+/* Read the whole image of NAME_zTable row iId, nByte long, into a. */
+static int storeReadImage(index_vtab *p, const char *zTable, sqlite3_int64 iId,
+                          uint8_t *a, size_t nByte){
+  sqlite3_blob *pBlob = 0;
+  char zTab[300];
+  int rc;
+  sqlite3_snprintf(sizeof(zTab), zTab, "%s_%s", p->zName, zTable);
+  rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", iId, 0, &pBlob);
+  if( rc==SQLITE_OK ){
+    if( (size_t)sqlite3_blob_bytes(pBlob)!=nByte ){
+      int nGot = sqlite3_blob_bytes(pBlob);
+      sqlite3_blob_close(pBlob);
+      return embIndexCorrupt(p, zTable, sqlite3_mprintf(
+          "chunk %lld is %d bytes, not %lld", iId, nGot, (sqlite3_int64)nByte));
+    }
+    rc = sqlite3_blob_read(pBlob, a, (int)nByte, 0);
+    sqlite3_blob_close(pBlob);
+  }
+  if( rc==SQLITE_ERROR ){
+    /* sqlite3_blob_open() says "no such rowid" this way. */
+    return embIndexCorrupt(p, zTable, sqlite3_mprintf(
+        "chunk %lld is missing", iId));
+  }
+  if( rc ) return embIndexSqlError(p, rc);
+  metricsRead(p, (int64_t)nByte);
+  return SQLITE_OK;
+}
+
+/* Load chunk (iId, cap, used, live) from NAME_codes into a new chunk. */
+static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
+                          sqlite3_int64 iVersion, uint32_t nCap,
+                          uint32_t nUsed, uint32_t nLive, IndexChunk **ppOut){
+  IndexChunk *c = sqlite3_malloc64(sizeof(*c));
+  uint32_t i, n = 0;
+  int rc;
+  *ppOut = 0;
+  if( c==0 ) return SQLITE_NOMEM;
+  memset(c, 0, sizeof(*c));
+  c->iId = iId;
+  c->iVersion = iVersion;
+  c->nCap = nCap;
+  c->nUsed = nUsed;
+  c->nLive = nLive;
+  c->aImg = sqlite3_malloc64(imgBytes(p, nCap));
+  if( c->aImg==0 ){
+    chunkFree(c);
+    return SQLITE_NOMEM;
+  }
+  rc = storeReadImage(p, "codes", iId, c->aImg, imgBytes(p, nCap));
+  if( rc==SQLITE_OK ){
+    /* The bitmap must agree with the counts: nothing valid at or past
+    ** nUsed, nLive slots valid. */
+    for(i=0; i<nCap/8; i++){
+      n += (uint32_t)__builtin_popcount(c->aImg[i]);
+    }
+    for(i=nUsed; i<nCap; i++){
+      if( embChunkValid(c, i) ){ n = nLive+1; break; }
+    }
+    if( n!=nLive ){
+      rc = embIndexCorrupt(p, "codes", sqlite3_mprintf(
+          "chunk %lld has %u valid slots, not %u", iId, n, nLive));
+    }
+  }
+  if( rc ){
+    chunkFree(c);
+    return rc;
+  }
+  *ppOut = c;
+  return SQLITE_OK;
+}
+
+/* Bring the chunks of cache c up to NAME_chunks (generation iGen): keep
+** each chunk whose version, capacity and counts are unchanged, read the
+** others again, drop those that are gone.  On error the cache is left as
+** it was. */
+static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
+  sqlite3_stmt *pStmt;
+  IndexChunk **apNew = 0;
+  int nNew = 0, nAlloc = 0, j = 0, bShape = 0, i;
+  sqlite3_int64 iPrev = 0, nRow = 0;
+  int rc = embIndexStmt(p, STMT_CHUNK_LIST, &pStmt);
+  if( rc ) return rc;
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+    sqlite3_int64 iVer = sqlite3_column_int64(pStmt, 1);
+    sqlite3_int64 nCap = sqlite3_column_int64(pStmt, 2);
+    sqlite3_int64 nUsed = sqlite3_column_int64(pStmt, 3);
+    sqlite3_int64 nLive = sqlite3_column_int64(pStmt, 4);
+    IndexChunk *pChunk = 0;
+    int t;
+    for(t=1; t<=4; t++){
+      if( sqlite3_column_type(pStmt, t)!=SQLITE_INTEGER ) break;
+    }
+    if( t<=4 || iId<=iPrev || nCap<INDEX_CHUNK_MIN || nCap>INDEX_CHUNK_MAX
+     || (nCap & (nCap-1))!=0 || nUsed<0 || nUsed>nCap || nLive<0
+     || nLive>nUsed ){
+      rc = embIndexCorrupt(p, "chunks", sqlite3_mprintf(
+          "chunk %lld has a bad id, version, cap, used or live", iId));
+      break;
+    }
+    iPrev = iId;
+    if( nNew>=nAlloc ){
+      IndexChunk **ap;
+      if( nAlloc >= (1<<(32-INDEX_CHUNK_SHIFT)) ){ rc = SQLITE_FULL; break; }
+      nAlloc = nAlloc ? nAlloc*2 : 16;
+      ap = sqlite3_realloc64(apNew, sizeof(IndexChunk*)*(size_t)nAlloc);
+      if( ap==0 ){ rc = SQLITE_NOMEM; break; }
+      apNew = ap;
+    }
+    while( j<c->nChunk && c->apChunk[j]->iId<iId ){ j++; bShape = 1; }
+    if( j<c->nChunk && c->apChunk[j]->iId==iId ){
+      IndexChunk *pOld = c->apChunk[j];
+      if( pOld->iVersion==iVer && pOld->nCap==(uint32_t)nCap
+       && pOld->nUsed==(uint32_t)nUsed && pOld->nLive==(uint32_t)nLive ){
+        pChunk = pOld;
+      }
+      if( nNew!=j ) bShape = 1;
+      j++;
+    }else{
+      bShape = 1;
+    }
+    if( pChunk==0 ){
+      rc = storeLoadChunk(p, iId, iVer, (uint32_t)nCap, (uint32_t)nUsed,
+                          (uint32_t)nLive, &pChunk);
+      if( rc ) break;
+    }
+    apNew[nNew++] = pChunk;
+    nRow += nLive;
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_reset(pStmt);
+    if( rc ) rc = embIndexSqlError(p, rc);
+  }else{
+    sqlite3_reset(pStmt);
+  }
+  if( j<c->nChunk ) bShape = 1;
+  if( rc ){
+    /* Free what was read; the cache keeps what it had. */
+    for(i=0; i<nNew; i++){
+      int k, bOld = 0;
+      for(k=0; k<c->nChunk && !bOld; k++) bOld = c->apChunk[k]==apNew[i];
+      if( !bOld ) chunkFree(apNew[i]);
+    }
+    sqlite3_free(apNew);
+    return rc;
+  }
+  if( c->nSlot && !bShape ){
+    /* Same chunks at the same places: the hash follows chunk by chunk,
+    ** at the cost of the chunks that changed. */
+    for(i=0; i<nNew; i++){
+      if( apNew[i]!=c->apChunk[i] ){
+        hashRemoveChunk(c, i);
+        chunkFree(c->apChunk[i]);
+        c->apChunk[i] = apNew[i];
+        hashAddChunk(c, i);
+      }
+    }
+    sqlite3_free(apNew);
+  }else{
+    for(i=0; i<c->nChunk; i++){
+      int k, bKept = 0;
+      for(k=0; k<nNew && !bKept; k++) bKept = apNew[k]==c->apChunk[i];
+      if( !bKept ) chunkFree(c->apChunk[i]);
+    }
+    sqlite3_free(c->apChunk);
+    c->apChunk = apNew;
+    c->nChunkAlloc = nAlloc;
+    c->nChunk = nNew;
+    if( c->nSlot ){
+      /* Positions moved: the hash is built again. */
+      hashDrop(c);
+      c->nRow = nRow;
+      rc = hashReserve(c, 0);
+    }
+  }
+  c->nChunk = nNew;
+  c->nRow = nRow;
+  c->iHole = 0;
+  c->nFineMem = 0;
+  for(i=0; i<c->nChunk; i++){
+    if( c->apChunk[i]->aFine ) c->nFineMem += fineBytes(p, c->apChunk[i]->nCap);
+  }
+  c->iGen = iGen;
+  return rc;
+}
+
+/* Build the cache of a format-1 index: every row's code (or vector, with
+** quant=none) from one row per vector, as this format always loaded. */
+static int storeLoadLegacy(index_vtab *p, IndexCache *c){
+  int isBinary = p->eQuant==INDEX_QUANT_BINARY;
+  size_t nCode = isBinary ? ((size_t)p->nDims+7)/8 : (size_t)p->nDims*4;
+  char *zSql = sqlite3_mprintf(
+      isBinary ? "SELECT id, code FROM \"%w\".\"%w_code\" ORDER BY id"
+               : "SELECT id, vector FROM \"%w\".\"%w_data\" ORDER BY id",
+      p->zDb, p->zName);
+  sqlite3_stmt *pStmt = 0;
+  IndexChunk *pC = 0;
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc ) return embIndexSqlError(p, rc);
+  c->bLegacy = 1;
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iRowid = sqlite3_column_int64(pStmt, 0);
+    const uint8_t *a = sqlite3_column_blob(pStmt, 1);
+    int n = sqlite3_column_bytes(pStmt, 1);
+    uint32_t i;
+    if( (size_t)n!=nCode || a==0 ){
+      rc = embIndexCorrupt(p, isBinary ? "code" : "data", sqlite3_mprintf(
+          "row %lld has a %s of %d bytes, not %d", iRowid,
+          isBinary ? "code" : "vector", n, (int)nCode));
+      break;
+    }
+    if( pC==0 || pC->nUsed==pC->nCap ){
+      rc = cacheReserveChunk(c);
+      if( rc ) break;
+      pC = sqlite3_malloc64(sizeof(*pC));
+      if( pC==0 ){ rc = SQLITE_NOMEM; break; }
+      memset(pC, 0, sizeof(*pC));
+      pC->nCap = INDEX_CHUNK_MAX;
+      pC->iId = c->nChunk + 1;
+      pC->aImg = sqlite3_malloc64(imgBytes(p, pC->nCap));
+      if( pC->aImg==0 ){ chunkFree(pC); rc = SQLITE_NOMEM; break; }
+      memset(pC->aImg, 0, imgBytes(p, pC->nCap));
+      c->apChunk[c->nChunk++] = pC;
+    }
+    i = pC->nUsed++;
+    pC->nLive++;
+    pC->aImg[i>>3] |= (uint8_t)(1u<<(i&7));
+    chunkRowidsW(pC)[i] = iRowid;
+    memcpy(chunkCodesW(pC) + p->nStride*(size_t)i, a, nCode);
+    c->nRow++;
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_reset(pStmt);
+    if( rc ) rc = embIndexSqlError(p, rc);
+  }
+  sqlite3_finalize(pStmt);
+  return rc;
+}
+
+/* The format recorded in NAME_config, after a rollback made it uncertain. */
+static int storeReadFormat(index_vtab *p){
+  sqlite3_stmt *pStmt = 0;
+  char *zSql = sqlite3_mprintf("SELECT value FROM \"%w\".\"%w_config\" "
+                               "WHERE key='format'", p->zDb, p->zName);
+  int rc;
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( rc ) return embIndexSqlError(p, rc);
+  if( sqlite3_step(pStmt)==SQLITE_ROW ){
+    int iFormat = sqlite3_column_int(pStmt, 0);
+    if( iFormat==1 || iFormat==INDEX_FORMAT ) p->iFormat = iFormat;
+  }
+  rc = sqlite3_finalize(pStmt);
+  if( rc ) return embIndexSqlError(p, rc);
+  if( p->iFormat==0 ){
+    return embIndexCorrupt(p, "config", sqlite3_mprintf("bad format"));
+  }
+  return SQLITE_OK;
+}
+
+int embStoreReady(index_vtab *p, int bHash){
+  IndexCache *c = p->pCache;
+  sqlite3_int64 iGen = 0;
+  int rc = p->iFormat ? SQLITE_OK : storeReadFormat(p);
+  if( rc==SQLITE_OK ) rc = storeGeneration(p, &iGen);
+  if( rc ) return rc;
+  if( c && (c->bDrop
+            || (c->iGen!=iGen && (p->iFormat==1 || c->bLegacy))) ){
+    embStoreFree(c);
+    p->pCache = c = 0;
+  }
+  if( c==0 ){
+    c = cacheNew();
+    if( c==0 ) return SQLITE_NOMEM;
+    if( p->iFormat==1 ){
+      rc = storeLoadLegacy(p, c);
+      c->iGen = iGen;
+    }else{
+      rc = storeSync(p, c, iGen);
+    }
+    if( rc ){
+      embStoreFree(c);
+      return rc;
+    }
+    p->pCache = c;
+  }else if( c->iGen!=iGen ){
+    rc = storeSync(p, c, iGen);
+    if( rc ){
+      /* What the cache holds can no longer be trusted. */
+      embStoreFree(c);
+      p->pCache = 0;
+      return rc;
+    }
+  }
+  if( bHash && c->nSlot==0 ){
+    rc = hashReserve(c, 0);
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+** Fine codes
+*/
+
+/* Bring chunk c's fine image into memory. */
+static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
+  uint8_t *a;
+  int rc;
+  if( c->aFine || !hasFine(p) ) return SQLITE_OK;
+  a = sqlite3_malloc64(fineBytes(p, c->nCap));
+  if( a==0 ) return SQLITE_NOMEM;
+  rc = storeReadImage(p, "fine", c->iId, a, fineBytes(p, c->nCap));
+  if( rc ){
+    sqlite3_free(a);
+    return rc;
+  }
+  c->aFine = a;
+  pCache->nFineMem += fineBytes(p, c->nCap);
+  return SQLITE_OK;
+}
+
+int embStoreFineRow(index_vtab *p, int iChunk, uint32_t iSlot,
+                    sqlite3_blob **ppBlob, float *pScale, uint8_t *aOut){
+  IndexChunk *c = p->pCache->apChunk[iChunk];
+  int rc;
+  if( c->aFine ){
+    memcpy(pScale, c->aFine + (size_t)4*iSlot, 4);
+    memcpy(aOut, c->aFine + (size_t)4*c->nCap + p->nFine*(size_t)iSlot,
+           p->nFine);
+    return SQLITE_OK;
+  }
+  if( *ppBlob==0 ){
+    char zTab[300];
+    sqlite3_snprintf(sizeof(zTab), zTab, "%s_fine", p->zName);
+    rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", c->iId, 0, ppBlob);
+  }else{
+    rc = sqlite3_blob_reopen(*ppBlob, c->iId);
+  }
+  if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(*ppBlob)!=fineBytes(p, c->nCap) ){
+    return embIndexCorrupt(p, "fine", sqlite3_mprintf(
+        "chunk %lld is %d bytes, not %lld", c->iId,
+        sqlite3_blob_bytes(*ppBlob), (sqlite3_int64)fineBytes(p, c->nCap)));
+  }
+  if( rc==SQLITE_OK ) rc = sqlite3_blob_read(*ppBlob, pScale, 4, (int)(4*iSlot));
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_blob_read(*ppBlob, aOut, (int)p->nFine,
+                           (int)((size_t)4*c->nCap + p->nFine*(size_t)iSlot));
+  }
+  if( rc==SQLITE_ERROR ){
+    return embIndexCorrupt(p, "fine", sqlite3_mprintf(
+        "chunk %lld is missing", c->iId));
+  }
+  return rc ? embIndexSqlError(p, rc) : SQLITE_OK;
+}
+
+int embStoreWarm(index_vtab *p, size_t nBudget){
+  IndexCache *c = p->pCache;
+  size_t nDone = 0;
+  int i, rc = SQLITE_OK;
+  if( c==0 || c->bLegacy || !hasFine(p) ) return SQLITE_OK;
+  for(i=0; i<c->nChunk && nDone<nBudget && rc==SQLITE_OK; i++){
+    if( c->apChunk[i]->aFine==0 ){
+      rc = storeLoadFine(p, c, c->apChunk[i]);
+      nDone += fineBytes(p, c->apChunk[i]->nCap);
+    }
+  }
+  return rc;
+}
+
+/* ------------------------------------------------------------------------
+** Creating, dropping, renaming
+*/
+
+int embStoreIsShadow(const char *zSuffix){
+  static const char *const az[] = {
+    "config", "data", "chunks", "codes", "fine", "code"
+  };
+  size_t i;
+  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
+    if( sqlite3_stricmp(zSuffix, az[i])==0 ) return 1;
+  }
+  return 0;
+}
+
+int embStoreCreate(index_vtab *p, char **pzErr){
+  sqlite3_str *pSql = sqlite3_str_new(p->db);
+  char *zSql, *zErr = 0;
+  char zOversample[16] = "'auto'";
+  int rc;
+  if( !p->bAutoOversample ){
+    sqlite3_snprintf(sizeof(zOversample), zOversample, "%d", p->nOversample);
+  }
+  sqlite3_str_appendf(pSql,
+      "CREATE TABLE \"%w\".\"%w_config\"(key TEXT PRIMARY KEY, value) "
+        "WITHOUT ROWID;"
+      "CREATE TABLE \"%w\".\"%w_data\"(id INTEGER PRIMARY KEY, "
+        "vector BLOB NOT NULL, content);"
+      "CREATE TABLE \"%w\".\"%w_chunks\"(id INTEGER PRIMARY KEY, "
+        "version INTEGER NOT NULL, cap INTEGER NOT NULL, "
+        "used INTEGER NOT NULL, live INTEGER NOT NULL);"
+      "CREATE TABLE \"%w\".\"%w_codes\"(id INTEGER PRIMARY KEY, "
+        "data BLOB NOT NULL);",
+      p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName);
+  if( hasFine(p) ){
+    sqlite3_str_appendf(pSql, "CREATE TABLE \"%w\".\"%w_fine\"(id INTEGER "
+                        "PRIMARY KEY, data BLOB NOT NULL);", p->zDb, p->zName);
+  }
+  sqlite3_str_appendf(pSql,
+      "INSERT INTO \"%w\".\"%w_config\"(key, value) VALUES "
+        "('format', %d), ('model', %Q), ('dims', %d), ('quant', %Q), "
+        "('oversample', %s), ('store_content', %d), ('generation', 0);",
+      p->zDb, p->zName, INDEX_FORMAT, p->zModel, p->nDims,
+      p->eQuant==INDEX_QUANT_BINARY ? "binary" : "none", zOversample,
+      p->bStoreContent);
+  zSql = sqlite3_str_finish(pSql);
+  if( zSql==0 ) return SQLITE_NOMEM;
+  rc = sqlite3_exec(p->db, zSql, 0, 0, &zErr);
+  sqlite3_free(zSql);
+  if( rc ){
+    if( rc==SQLITE_NOMEM ){
+      sqlite3_free(zErr);
+      return rc;
+    }
+    *pzErr = sqlite3_mprintf("embed_index: cannot create the shadow tables "
+                             "of '%q': %s", p->zName,
+                             zErr ? zErr : sqlite3_errstr(rc));
+    sqlite3_free(zErr);
+    if( *pzErr==0 ) rc = SQLITE_NOMEM;
+  }
+  return rc;
+}
+
+char *embStoreDdl(index_vtab *p, const char *zNew){
+  static const char *const az[] = {
+    "config", "data", "chunks", "codes", "fine", "code"
+  };
+  sqlite3_str *pSql = sqlite3_str_new(p->db);
+  sqlite3_stmt *pStmt = 0;
+  size_t i;
+  /* Only the tables that exist: which ones depends on the format and the
+  ** quantization, and a broken index may lack any of them. */
+  for(i=0; i<sizeof(az)/sizeof(az[0]); i++){
+    char *zQ = sqlite3_mprintf("SELECT 1 FROM \"%w\".sqlite_schema WHERE "
+                               "type='table' AND name='%q_%q'", p->zDb,
+                               p->zName, az[i]);
+    int bExists = 0;
+    if( zQ==0 ) break;
+    if( sqlite3_prepare_v2(p->db, zQ, -1, &pStmt, 0)==SQLITE_OK ){
+      bExists = sqlite3_step(pStmt)==SQLITE_ROW;
+    }
+    sqlite3_finalize(pStmt);
+    pStmt = 0;
+    sqlite3_free(zQ);
+    if( !bExists ) continue;
+    if( zNew ){
+      sqlite3_str_appendf(pSql, "ALTER TABLE \"%w\".\"%w_%s\" RENAME TO "
+                          "\"%w_%s\";", p->zDb, p->zName, az[i], zNew, az[i]);
+    }else{
+      sqlite3_str_appendf(pSql, "DROP TABLE \"%w\".\"%w_%s\";", p->zDb,
+                          p->zName, az[i]);
+    }
+  }
+  if( i<sizeof(az)/sizeof(az[0]) ){
+    sqlite3_free(sqlite3_str_finish(pSql));
+    return 0;
+  }
+  if( sqlite3_str_length(pSql)==0 ) sqlite3_str_appendall(pSql, " ");
+  return sqlite3_str_finish(pSql);
+}
+
+/* ------------------------------------------------------------------------
+** Writing
+*/
+
+/* Append a row to the cache being built by a migration (chunks of full
+** capacity, all new). */
+static int storeAppend(index_vtab *p, IndexCache *c, sqlite3_int64 iRowid,
+                       const uint8_t *aVec){
+  IndexChunk *pC = c->nChunk ? c->apChunk[c->nChunk-1] : 0;
+  uint32_t i;
+  int rc;
+  if( pC==0 || pC->nUsed==pC->nCap ){
+    rc = cacheReserveChunk(c);
+    if( rc ) return rc;
+    pC = chunkNew(p, c->nChunk+1, INDEX_CHUNK_MAX);
+    if( pC==0 ) return SQLITE_NOMEM;
+    pC->bNew = pC->bWhole = pC->bMeta = pC->bTouched = 1;
+    c->apChunk[c->nChunk++] = pC;
+    if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap);
+  }
+  i = pC->nUsed++;
+  pC->nLive++;
+  pC->aImg[i>>3] |= (uint8_t)(1u<<(i&7));
+  chunkRowidsW(pC)[i] = iRowid;
+  slotSetCodes(p, pC, i, aVec);
+  c->nRow++;
+  return SQLITE_OK;
+}
+
+/* Migrate a format-1 index to format 2 (see the header).  Runs inside the
+** writing transaction, after the generation is bumped; the new chunks are
+** written by the next embStoreFlush().  The steps are ordered so that a
+** failure at any point leaves an index that still reads right: the new
+** chunks are built in memory first (reads only), the chunk tables made
+** (empty, also if a failed attempt left them), and format 2 recorded by
+** one UPDATE; emptying NAME_code comes last, as format 2 ignores it. */
+static int storeMigrate(index_vtab *p){
+  IndexCache *c = 0;
+  sqlite3_stmt *pStmt = 0;
+  char *zSql, *zErr = 0;
+  int rc;
+  c = cacheNew();
+  if( c==0 ) return SQLITE_NOMEM;
+  rc = storeGeneration(p, &c->iGen);
+  if( rc==SQLITE_OK ){
+    zSql = sqlite3_mprintf("SELECT id, vector FROM \"%w\".\"%w_data\" "
+                           "ORDER BY id", p->zDb, p->zName);
+    rc = zSql ? sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    if( rc && rc!=SQLITE_NOMEM ) rc = embIndexSqlError(p, rc);
+  }
+  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
+    sqlite3_int64 iRowid = sqlite3_column_int64(pStmt, 0);
+    const uint8_t *a = sqlite3_column_blob(pStmt, 1);
+    int n = sqlite3_column_bytes(pStmt, 1);
+    if( a==0 || n!=p->nDims*4 ){
+      rc = embIndexCorrupt(p, "data", sqlite3_mprintf(
+          "row %lld has a vector of %d bytes, not %d", iRowid, n,
+          p->nDims*4));
+      break;
+    }
+    rc = storeAppend(p, c, iRowid, a);
+  }
+  if( pStmt ){
+    int rc2 = sqlite3_finalize(pStmt);
+    if( rc==SQLITE_OK && rc2 ) rc = embIndexSqlError(p, rc2);
+  }
+  if( rc==SQLITE_OK ) rc = hashReserve(c, 0);
+  if( rc==SQLITE_OK ){
+    sqlite3_str *pSql = sqlite3_str_new(p->db);
+    sqlite3_str_appendf(pSql,
+        "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_chunks\"(id INTEGER "
+          "PRIMARY KEY, version INTEGER NOT NULL, cap INTEGER NOT NULL, "
+          "used INTEGER NOT NULL, live INTEGER NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_codes\"(id INTEGER "
+          "PRIMARY KEY, data BLOB NOT NULL);"
+        "DELETE FROM \"%w\".\"%w_chunks\";"
+        "DELETE FROM \"%w\".\"%w_codes\";",
+        p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName, p->zDb,
+        p->zName);
+    if( hasFine(p) ){
+      sqlite3_str_appendf(pSql,
+          "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_fine\"(id INTEGER "
+            "PRIMARY KEY, data BLOB NOT NULL);"
+          "DELETE FROM \"%w\".\"%w_fine\";", p->zDb, p->zName, p->zDb,
+          p->zName);
+    }
+    sqlite3_str_appendf(pSql,
+        "UPDATE \"%w\".\"%w_config\" SET value=%d WHERE key='format';",
+        p->zDb, p->zName, INDEX_FORMAT);
+    if( p->eQuant==INDEX_QUANT_BINARY ){
+      sqlite3_str_appendf(pSql, "DELETE FROM \"%w\".\"%w_code\";", p->zDb,
+                          p->zName);
+    }
+    zSql = sqlite3_str_finish(pSql);
+    rc = zSql ? sqlite3_exec(p->db, zSql, 0, 0, &zErr) : SQLITE_NOMEM;
+    sqlite3_free(zSql);
+    if( rc && rc!=SQLITE_NOMEM ){
+      rc = embIndexError(p, rc, sqlite3_mprintf("embed_index: cannot "
+          "migrate '%q' to format %d: %s", p->zName, INDEX_FORMAT,
+          zErr ? zErr : sqlite3_errstr(rc)));
+    }
+    sqlite3_free(zErr);
+  }
+  if( rc ){
+    embStoreFree(c);
+    return rc;
+  }
+  p->bMigrated = 1;
+  p->iFormat = INDEX_FORMAT;
+  embStoreFree(p->pCache);
+  p->pCache = c;
+  return SQLITE_OK;
+}
+
+int embStoreWriteBegin(index_vtab *p){
+  sqlite3_stmt *pStmt;
+  int rc;
+  if( p->bGenBumped ) return SQLITE_OK;
+  /* The cache must mirror what is committed before it can take this
+  ** transaction's changes (a format-1 index is rebuilt by its migration
+  ** instead). */
+  rc = p->iFormat ? SQLITE_OK : storeReadFormat(p);
+  if( rc==SQLITE_OK && p->iFormat!=1 ) rc = embStoreReady(p, 1);
+  if( rc==SQLITE_OK ) rc = embIndexStmt(p, STMT_GEN_BUMP, &pStmt);
+  if( rc==SQLITE_OK ) rc = embIndexStmtRun(p, pStmt);
+  if( rc ) return rc;
+  p->bGenBumped = 1;
+  if( p->iFormat==1 ) return storeMigrate(p);
+  p->pCache->iGen++;
+  return SQLITE_OK;
+}
+
+/* A free slot for a new row: a hole in the lowest chunk with one, else the
+** end of the last chunk (grown, or a new chunk).  Sets *piChunk, *piSlot. */
+static int storeAllocSlot(index_vtab *p, int *piChunk, uint32_t *piSlot){
+  IndexCache *c = p->pCache;
+  IndexChunk *pC;
+  int rc;
+  for(; c->iHole<c->nChunk; c->iHole++){
+    pC = c->apChunk[c->iHole];
+    if( pC->nLive<pC->nUsed ){
+      uint32_t j;
+      for(j=0; j<pC->nUsed; j+=8){
+        if( pC->aImg[j>>3]!=0xff ) break;
+      }
+      for(; j<pC->nUsed; j++){
+        if( !embChunkValid(pC, j) ){
+          *piChunk = c->iHole;
+          *piSlot = j;
+          return SQLITE_OK;
+        }
+      }
+    }
+  }
+  pC = c->nChunk ? c->apChunk[c->nChunk-1] : 0;
+  if( pC && pC->nUsed==pC->nCap && pC->nCap<INDEX_CHUNK_MAX ){
+    size_t nOld;
+    rc = storeLoadFine(p, c, pC);
+    if( rc ) return rc;
+    nOld = hasFine(p) ? fineBytes(p, pC->nCap) : 0;
+    rc = chunkGrow(p, pC);
+    if( rc ) return rc;
+    if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap) - nOld;
+  }
+  if( pC==0 || pC->nUsed==pC->nCap ){
+    sqlite3_int64 iId = pC ? pC->iId+1 : 1;
+    rc = cacheReserveChunk(c);
+    if( rc ) return rc;
+    pC = chunkNew(p, iId, INDEX_CHUNK_MIN);
+    if( pC==0 ) return SQLITE_NOMEM;
+    pC->bNew = pC->bWhole = pC->bTouched = 1;
+    c->apChunk[c->nChunk++] = pC;
+    if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap);
+  }
+  *piChunk = c->nChunk-1;
+  *piSlot = pC->nUsed;
+  return SQLITE_OK;
+}
+
+int embStoreReserve(index_vtab *p, sqlite3_int64 iRowid, IndexSlot *pSlot){
+  IndexCache *c = p->pCache;
+  sqlite3_int64 iPos = embStoreFind(c, iRowid);
+  int rc;
+  if( iPos>=0 ){
+    pSlot->iChunk = (int)(iPos>>INDEX_CHUNK_SHIFT);
+    pSlot->iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
+    pSlot->bNew = 0;
+  }else{
+    rc = hashReserve(c, 1);
+    if( rc==SQLITE_OK ) rc = storeAllocSlot(p, &pSlot->iChunk, &pSlot->iSlot);
+    if( rc ) return rc;
+    pSlot->bNew = 1;
+  }
+  return storeLoadFine(p, c, c->apChunk[pSlot->iChunk]);
+}
+
+void embStoreApply(index_vtab *p, const IndexSlot *pSlot, sqlite3_int64 iRowid,
+                   const uint8_t *aVec){
+  IndexCache *c = p->pCache;
+  IndexChunk *pC = c->apChunk[pSlot->iChunk];
+  uint32_t iSlot = pSlot->iSlot;
+  if( pSlot->bNew ){
+    if( iSlot==pC->nUsed ) pC->nUsed++;
+    pC->nLive++;
+    pC->aImg[iSlot>>3] |= (uint8_t)(1u<<(iSlot&7));
+    chunkRowidsW(pC)[iSlot] = iRowid;
+    c->nRow++;
+    hashAdd(c, ((uint32_t)pSlot->iChunk<<INDEX_CHUNK_SHIFT) | iSlot);
+  }
+  slotSetCodes(p, pC, iSlot, aVec);
+  chunkDirty(pC, iSlot);
+}
+
+void embStoreRemove(index_vtab *p, sqlite3_int64 iRowid){
+  IndexCache *c = p->pCache;
+  sqlite3_int64 iPos = embStoreFind(c, iRowid);
+  IndexChunk *pC;
+  uint32_t iSlot;
+  if( iPos<0 ) return;
+  pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+  iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
+  hashRemove(c, (uint32_t)iPos);
+  pC->aImg[iSlot>>3] &= (uint8_t)~(1u<<(iSlot&7));
+  chunkRowidsW(pC)[iSlot] = 0;
+  memset(chunkCodesW(pC) + p->nStride*(size_t)iSlot, 0, p->nStride);
+  pC->nLive--;
+  chunkDirty(pC, iSlot);
+  c->nRow--;
+  if( (int)(iPos>>INDEX_CHUNK_SHIFT) < c->iHole ){
+    c->iHole = (int)(iPos>>INDEX_CHUNK_SHIFT);
+  }
+}
+
+void embStoreRekey(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew){
+  IndexCache *c = p->pCache;
+  sqlite3_int64 iPos = embStoreFind(c, iOld);
+  IndexChunk *pC;
+  uint32_t iSlot;
+  if( iPos<0 ) return;
+  pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+  iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
+  hashRemove(c, (uint32_t)iPos);
+  chunkRowidsW(pC)[iSlot] = iNew;
+  hashAdd(c, (uint32_t)iPos);
+  chunkDirty(pC, iSlot);
+}
+
+/* Write byte range [iOff, iOff+n) of a to the open blob. */
+static int blobWrite(sqlite3_blob *pBlob, const uint8_t *a, size_t iOff,
+                     size_t n){
+  if( n==0 ) return SQLITE_OK;
+  return sqlite3_blob_write(pBlob, a + iOff, (int)n, (int)iOff);
+}
+
+/* Write chunk c's changes to the shadow tables. */
+static int storeFlushChunk(index_vtab *p, IndexChunk *c, sqlite3_int64 iGen){
+  sqlite3_stmt *pStmt;
+  int rc = SQLITE_OK;
+  if( c->bWhole ){
+    rc = embIndexStmt(p, STMT_CODES_PUT, &pStmt);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pStmt, 1, c->iId);
+      sqlite3_bind_blob64(pStmt, 2, c->aImg, imgBytes(p, c->nCap),
+                          SQLITE_STATIC);
+      rc = embIndexStmtRun(p, pStmt);
+    }
+    if( rc==SQLITE_OK && hasFine(p) ){
+      rc = embIndexStmt(p, STMT_FINE_PUT, &pStmt);
+      if( rc==SQLITE_OK ){
+        sqlite3_bind_int64(pStmt, 1, c->iId);
+        sqlite3_bind_blob64(pStmt, 2, c->aFine, fineBytes(p, c->nCap),
+                            SQLITE_STATIC);
+        rc = embIndexStmtRun(p, pStmt);
+      }
+    }
+  }else if( c->iLo<c->iHi ){
+    sqlite3_blob *pBlob = 0;
+    char zTab[300];
+    uint32_t lo = c->iLo, hi = c->iHi, n = c->nCap;
+    sqlite3_snprintf(sizeof(zTab), zTab, "%s_codes", p->zName);
+    rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", c->iId, 1, &pBlob);
+    if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(pBlob)!=imgBytes(p, n) ){
+      rc = SQLITE_CORRUPT_VTAB;
+    }
+    if( rc==SQLITE_OK ) rc = blobWrite(pBlob, c->aImg, lo/8, (hi-1)/8 - lo/8 + 1);
+    if( rc==SQLITE_OK ){
+      rc = blobWrite(pBlob, c->aImg, n/8 + (size_t)8*lo, (size_t)8*(hi-lo));
+    }
+    if( rc==SQLITE_OK ){
+      rc = blobWrite(pBlob, c->aImg, n/8 + (size_t)8*n + p->nStride*lo,
+                     p->nStride*(hi-lo));
+    }
+    sqlite3_blob_close(pBlob);
+    pBlob = 0;
+    /* Fine codes change only where they are in memory (a delete or a new
+    ** rowid leaves them as they are). */
+    if( rc==SQLITE_OK && hasFine(p) && c->aFine ){
+      sqlite3_snprintf(sizeof(zTab), zTab, "%s_fine", p->zName);
+      rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", c->iId, 1, &pBlob);
+      if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(pBlob)!=fineBytes(p, n) ){
+        rc = SQLITE_CORRUPT_VTAB;
+      }
+      if( rc==SQLITE_OK ){
+        rc = blobWrite(pBlob, c->aFine, (size_t)4*lo, (size_t)4*(hi-lo));
+      }
+      if( rc==SQLITE_OK ){
+        rc = blobWrite(pBlob, c->aFine, (size_t)4*n + p->nFine*lo,
+                       p->nFine*(hi-lo));
+      }
+      sqlite3_blob_close(pBlob);
+    }
+    if( rc==SQLITE_CORRUPT_VTAB ){
+      return embIndexCorrupt(p, "codes", sqlite3_mprintf(
+          "chunk %lld has the wrong size", c->iId));
+    }
+    if( rc==SQLITE_ERROR ){
+      return embIndexCorrupt(p, "codes", sqlite3_mprintf(
+          "chunk %lld is missing", c->iId));
+    }
+    if( rc ) return embIndexSqlError(p, rc);
+  }
+  if( rc==SQLITE_OK && (c->bMeta || c->bNew || c->bWhole) ){
+    rc = embIndexStmt(p, c->bNew ? STMT_CHUNK_INSERT : STMT_CHUNK_UPDATE,
+                      &pStmt);
+    if( rc==SQLITE_OK ){
+      sqlite3_bind_int64(pStmt, 1, c->iId);
+      sqlite3_bind_int64(pStmt, 2, iGen);
+      sqlite3_bind_int64(pStmt, 3, c->nCap);
+      sqlite3_bind_int64(pStmt, 4, c->nUsed);
+      sqlite3_bind_int64(pStmt, 5, c->nLive);
+      rc = embIndexStmtRun(p, pStmt);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    c->iVersion = iGen;
+    c->iLo = c->iHi = 0;
+    c->bNew = c->bWhole = c->bMeta = 0;
+  }
+  return rc;
+}
+
+int embStoreFlush(index_vtab *p){
+  IndexCache *c = p->pCache;
+  int i, rc = SQLITE_OK;
+  if( c==0 || !p->bGenBumped ) return SQLITE_OK;
+  /* rc first: after an error SQLite may have rolled back (see
+  ** embStoreRollback()), and the chunks' flags say so. */
+  for(i=0; rc==SQLITE_OK && i<c->nChunk; i++){
+    IndexChunk *pC = c->apChunk[i];
+    if( pC->bNew || pC->bWhole || pC->bMeta || pC->iLo<pC->iHi ){
+      rc = storeFlushChunk(p, pC, c->iGen);
+    }
+  }
+  return rc;
+}
+
+/* SQLite can call this from inside one of our own calls: a statement of
+** ours that fails with an I/O error or out of memory rolls the whole
+** transaction back, xRollback included.  So it frees nothing: it marks
+** what the tables no longer hold, and the next embStoreReady() reads it
+** again. */
+void embStoreRollback(index_vtab *p){
+  IndexCache *c = p->pCache;
+  int i;
+  if( p->bMigrated ){
+    /* The migration may be undone with the rest: the format is read
+    ** again before the next use. */
+    p->iFormat = 0;
+    p->bMigrated = 0;
+    if( c ) c->bDrop = 1;
+  }
+  if( c==0 ) return;
+  for(i=0; i<c->nChunk; i++){
+    IndexChunk *pC = c->apChunk[i];
+    if( pC->bTouched ){
+      /* A chunk this transaction created, flushed or not, may be gone:
+      ** the cache is rebuilt.  Others are read again. */
+      if( pC->bNew ) c->bDrop = 1;
+      pC->iVersion = -1;
+      pC->iLo = pC->iHi = 0;
+      pC->bWhole = pC->bMeta = 0;
+    }
+  }
+  if( c->bLegacy ) c->bDrop = 1;
+  c->iGen = -1;
+}
+
+void embStoreCommitted(index_vtab *p){
+  IndexCache *c = p->pCache;
+  int i;
+  p->bMigrated = 0;
+  if( c==0 ) return;
+  for(i=0; i<c->nChunk; i++) c->apChunk[i]->bTouched = 0;
+}
