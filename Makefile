@@ -127,8 +127,8 @@ $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(WL_SRC) -o $@ $(LDLIBS) -lcjson
 
 # embed_index from two connections; loads $$EMBED_EXT at run time.
-$(BUILD)/unit_index: test/unit_index.c | $(BUILD)
-	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+$(BUILD)/unit_index: test/unit_index.c test/chunkcheck.h | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
 
 # A writer killed with SIGKILL, and several threads at once; both load
 # $$EMBED_EXT at run time.

@@ -830,6 +830,7 @@ static void indexFree(index_vtab *p){
   if( p==0 ) return;
   indexFinalizeStmts(p);
   embStoreFree(p->pCache);
+  sqlite3_free(p->aScratch);
   sqlite3_free(p->zDb);
   sqlite3_free(p->zName);
   sqlite3_free(p->zModel);

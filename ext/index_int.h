@@ -36,6 +36,10 @@
 #define INDEX_CHUNK_MAX      (1u<<INDEX_CHUNK_SHIFT)     /* 4096 */
 #define INDEX_CHUNK_MIN      64u
 
+/* Bytes allocated past the end of a fine image: the 4-bit kernel reads
+** whole 32-byte steps (kernels.h, xFineScan). */
+#define INDEX_FINE_SLACK     32
+
 /*
 ** A chunk of up to INDEX_CHUNK_MAX rows, as the shadow tables hold it and
 ** as it is held in memory: the two are the same bytes.
@@ -87,6 +91,14 @@ struct IndexCache {
   uint32_t nHashed;
 };
 
+/* A result or candidate: distance (or estimate) and rowid. */
+typedef struct IndexHit IndexHit;
+struct IndexHit {
+  double d;
+  sqlite3_int64 iRowid;
+  uint32_t iPos;             /* position in the cache (candidates) */
+};
+
 /* Statements on the shadow tables, prepared on first use and kept
 ** (embIndexStmt()).  The SQL texts are in index.c. */
 #define STMT_GEN_GET       0
@@ -125,6 +137,8 @@ struct index_vtab {
   size_t nStride;            /* bytes of a row's code in aImg */
   size_t nFine;              /* bytes of a row's 4-bit code */
   IndexCache *pCache;        /* NULL until first needed */
+  IndexHit *aScratch;        /* the search's candidate list, kept */
+  int nScratch;
   int bGenBumped;            /* this transaction bumped the generation */
   sqlite3_int64 nWrite;      /* xUpdate calls, ever: a search's hits are
                              ** reused only while it stays the same */
@@ -132,14 +146,6 @@ struct index_vtab {
   EmbSeries *pSeries;        /* embed_metrics() counters, "schema.table";
                              ** NULL until the first query */
   sqlite3_stmt *aStmt[INDEX_NSTMT];
-};
-
-/* A result or candidate: distance (or estimate) and rowid. */
-typedef struct IndexHit IndexHit;
-struct IndexHit {
-  double d;
-  sqlite3_int64 iRowid;
-  uint32_t iPos;             /* position in the cache (candidates) */
 };
 
 /* What a MATCH query asks for besides the vector. */
@@ -252,6 +258,9 @@ static inline int embChunkValid(const IndexChunk *c, uint32_t i){
 ** *ppBlob (opened or moved here; the caller closes it). */
 int embStoreFineRow(index_vtab *p, int iChunk, uint32_t iSlot,
                     sqlite3_blob **ppBlob, float *pScale, uint8_t *aOut);
+
+/* Bring chunk iChunk's fine image into memory. */
+int embStoreChunkFine(index_vtab *p, int iChunk);
 
 /* Load the fine codes of chunks not yet in memory, up to about nBudget
 ** bytes, so that later queries find them there. */

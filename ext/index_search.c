@@ -40,6 +40,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,11 @@ SQLITE_EXTENSION_INIT3
 #define LARGEST_INT64   ((sqlite3_int64)0x7fffffffffffffffLL)
 #define SEARCH_BLOCK    512        /* rows per xHammingMany call */
 #define WARM_BUDGET     (8u<<20)   /* fine-code bytes loaded per query */
+/* Up to this many bytes of 4-bit codes, every row is estimated (no
+** Hamming stage): about 3 ms of memory reads on this project's machines,
+** and on real text at 64 and 128 dims the sign bits need a sixth of the
+** rows as candidates to keep 99% of the top 10 (bench/INDEX.md). */
+#define FINE_SCAN_BYTES (32u<<20)
 
 /* ------------------------------------------------------------------------
 ** The 4-bit code
@@ -234,8 +240,8 @@ struct CandList {
   int n, nAlloc;
 };
 
-static int candPush(CandList *l, double d, sqlite3_int64 iRowid,
-                    uint32_t iPos){
+static inline int candPush(CandList *l, double d, sqlite3_int64 iRowid,
+                           uint32_t iPos){
   if( l->n>=l->nAlloc ){
     int nNew = l->nAlloc ? l->nAlloc*2 : 256;
     IndexHit *aNew = sqlite3_realloc64(l->a, sizeof(IndexHit)*(size_t)nNew);
@@ -279,6 +285,15 @@ static int stageHamming(const index_vtab *p, const IndexQuery *q,
   int i, rc = SQLITE_OK;
   aHist = sqlite3_malloc64(sizeof(sqlite3_int64)*((size_t)nBits+1));
   if( aHist==0 ) return SQLITE_NOMEM;
+  /* Room for the kept rows at once, so that pushes rarely grow it. */
+  if( pOut->nAlloc < 2*nWant+1024 && nWant<0x10000000 ){
+    IndexHit *aNew = sqlite3_realloc64(pOut->a,
+                                       sizeof(IndexHit)*(size_t)(2*nWant+1024));
+    if( aNew ){
+      pOut->a = aNew;
+      pOut->nAlloc = (int)(2*nWant+1024);
+    }
+  }
   memset(aHist, 0, sizeof(sqlite3_int64)*((size_t)nBits+1));
 #define STAGE1_ROW(DIST, ROWID, POS) do{                                     \
     uint32_t d_ = (DIST);                                                   \
@@ -345,42 +360,133 @@ static double candThreshold(const CandList *l, sqlite3_int64 nWant){
   return r;
 }
 
+/* The query for the 4-bit kernel: split by parity and rounded to int8 of
+** its largest component (an estimate's scale is common to every row, so
+** it can be left out), padded with zeros to a multiple of 32.  Returns
+** the buffer, qOdd at *pqOdd; sqlite3_free() it.  NULL when out of
+** memory. */
+static int8_t *fineQuery(const index_vtab *p, const IndexQuery *q,
+                         int8_t **pqOdd){
+  size_t nPad = (p->nFine + 31) & ~(size_t)31, j;
+  int8_t *qEven = sqlite3_malloc64(2*nPad);
+  double rMax = 0.0;
+  if( qEven==0 ) return 0;
+  memset(qEven, 0, 2*nPad);
+  *pqOdd = qEven + nPad;
+  for(j=0; j<(size_t)p->nDims; j++){
+    if( fabs(q->aQ[j])>rMax ) rMax = fabs(q->aQ[j]);
+  }
+  if( rMax>0.0 ){
+    for(j=0; j<(size_t)p->nDims; j++){
+      int8_t v = (int8_t)lrint(q->aQ[j] / rMax * 127.0);
+      if( j&1 ) (*pqOdd)[j/2] = v;
+      else qEven[j/2] = v;
+    }
+  }
+  return qEven;
+}
+
 /* Stage 2: the 4-bit estimate of each candidate (its d, negated, so that
 ** nearer is smaller), then the nWant best and their ties. */
 static int stageFine(index_vtab *p, const IndexQuery *q, CandList *pCand,
                      sqlite3_int64 nWant, int *pnRead){
   const EmbKernels *pK = embKernels();
-  size_t nPad = (p->nFine + 7) & ~(size_t)7, j;
-  uint8_t *aCode = sqlite3_malloc64(nPad + sizeof(float)*2*nPad);
-  float *qEven = (float*)(void*)(aCode ? aCode + nPad : 0);
-  float *qOdd;
+  int8_t *qOdd = 0, *qEven = fineQuery(p, q, &qOdd);
+  uint8_t *aCode = sqlite3_malloc64(p->nFine + INDEX_FINE_SLACK);
   sqlite3_blob *pBlob = 0;
   int i, rc = SQLITE_OK;
-  if( aCode==0 ) return SQLITE_NOMEM;
-  /* The query split by parity for the kernel (kernels.h, xFineDot). */
-  qOdd = qEven + nPad;
-  memset(qEven, 0, sizeof(float)*2*nPad);
-  for(j=0; j<(size_t)p->nDims; j++){
-    if( j&1 ) qOdd[j/2] = q->aQ[j];
-    else qEven[j/2] = q->aQ[j];
+  if( qEven==0 || aCode==0 ){
+    sqlite3_free(qEven);
+    sqlite3_free(aCode);
+    return SQLITE_NOMEM;
   }
-  /* In position order, rows of one chunk come together: one blob handle
-  ** moves along the chunks not in memory. */
-  qsort(pCand->a, (size_t)pCand->n, sizeof(IndexHit), hitPosCompare);
+  memset(aCode, 0, p->nFine + INDEX_FINE_SLACK);
+  /* In position order (as stage 1 leaves them, unless a rowid filter
+  ** chose them), rows of one chunk come together: codes in memory are read
+  ** in place, and one blob handle moves along the chunks not in memory. */
+  if( q->aRowid ){
+    qsort(pCand->a, (size_t)pCand->n, sizeof(IndexHit), hitPosCompare);
+  }
   for(i=0; i<pCand->n; i++){
     uint32_t iPos = pCand->a[i].iPos;
     int iChunk = (int)(iPos>>INDEX_CHUNK_SHIFT);
+    uint32_t iSlot = iPos & (INDEX_CHUNK_MAX-1);
+    const IndexChunk *pC = p->pCache->apChunk[iChunk];
+    const uint8_t *a = aCode;
     float rScale = 0.0f;
-    if( p->pCache->apChunk[iChunk]->aFine==0 ) (*pnRead)++;
-    rc = embStoreFineRow(p, iChunk, iPos & (INDEX_CHUNK_MAX-1), &pBlob,
-                         &rScale, aCode);
-    if( rc ) break;
-    pCand->a[i].d = -(double)rScale
-                  * (double)pK->xFineDot(qEven, qOdd, aCode, p->nFine);
+    int32_t iDot = 0;
+    if( pC->aFine ){
+      memcpy(&rScale, pC->aFine + (size_t)4*iSlot, 4);
+      a = pC->aFine + (size_t)4*pC->nCap + p->nFine*(size_t)iSlot;
+    }else{
+      (*pnRead)++;
+      rc = embStoreFineRow(p, iChunk, iSlot, &pBlob, &rScale, aCode);
+      if( rc ) break;
+    }
+    pK->xFineScan(qEven, qOdd, a, p->nFine, p->nFine, 1, &iDot);
+    pCand->a[i].d = -(double)rScale * (double)iDot;
   }
   if( pBlob ) sqlite3_blob_close(pBlob);
   sqlite3_free(aCode);
+  sqlite3_free(qEven);
   if( rc==SQLITE_OK ) candPrune(pCand, candThreshold(pCand, nWant));
+  return rc;
+}
+
+/* Stages 1 and 2 at once for an index small enough to estimate every row
+** with its 4-bit code (no rowid filter): the chunks' fine images, read
+** whole where they are not in memory, scanned back to back; the nWant
+** best and their ties into pOut. */
+static int stageFineAll(index_vtab *p, const IndexQuery *q, CandList *pOut,
+                        sqlite3_int64 nWant, sqlite3_int64 *pnScan){
+  const EmbKernels *pK = embKernels();
+  const IndexCache *c = p->pCache;
+  int8_t *qOdd = 0, *qEven = fineQuery(p, q, &qOdd);
+  int32_t aDot[SEARCH_BLOCK];
+  IndexHeap h;               /* the nWant best estimates so far */
+  double rCut = HUGE_VAL;    /* a row beyond the nWant-th is not kept */
+  int i, rc = SQLITE_OK;
+  if( qEven==0 || heapInit(&h, nWant) ){
+    sqlite3_free(qEven);
+    return SQLITE_NOMEM;
+  }
+  *pnScan = 0;
+  for(i=0; rc==SQLITE_OK && i<c->nChunk; i++){
+    IndexChunk *pC = c->apChunk[i];
+    const sqlite3_int64 *aRowid;
+    const uint8_t *aCode;
+    uint32_t s, j;
+    rc = embStoreChunkFine(p, i);
+    if( rc ) break;
+    pC = c->apChunk[i];
+    aRowid = embChunkRowids(pC);
+    aCode = pC->aFine + (size_t)4*pC->nCap;
+    for(s=0; rc==SQLITE_OK && s<pC->nUsed; s+=SEARCH_BLOCK){
+      uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
+      pK->xFineScan(qEven, qOdd, aCode + p->nFine*(size_t)s, p->nFine,
+                    p->nFine, n, aDot);
+      for(j=0; j<n; j++){
+        float rScale;
+        double d;
+        if( !embChunkValid(pC, s+j) ) continue;
+        memcpy(&rScale, pC->aFine + (size_t)4*(s+j), 4);
+        d = -(double)rScale*(double)aDot[j];
+        if( d>rCut ) continue;
+        rc = candPush(pOut, d, aRowid[s+j],
+                      ((uint32_t)i<<INDEX_CHUNK_SHIFT) | (s+j));
+        if( rc ) break;
+        heapOffer(&h, d, 0, 0);
+        if( h.n==h.nMax ){
+          rCut = h.a[0].d;
+          if( pOut->n > 2*h.n + 1024 ) candPrune(pOut, rCut);
+        }
+      }
+      *pnScan += n;
+    }
+  }
+  sqlite3_free(qEven);
+  sqlite3_free(h.a);
+  if( rc==SQLITE_OK ) candPrune(pOut, rCut);
   return rc;
 }
 
@@ -426,8 +532,8 @@ static int stageExact(index_vtab *p, const IndexQuery *q, CandList *pIn,
 ** the gaps between neighbours, grows as dims fall. */
 #define INDEX_AUTO_FINE_MIN  16
 static sqlite3_int64 fineFactor(int nDims){
-  double r = 4.0 * 128.0 / nDims;
-  if( r<4.0 ) r = 4.0;
+  double r = 3.0 * 128.0 / nDims;
+  if( r<3.0 ) r = 3.0;
   if( r>256.0 ) r = 256.0;
   return (sqlite3_int64)ceil(r);
 }
@@ -452,10 +558,17 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   *paHit = 0;
   *pnHit = 0;
   memset(&plan, 0, sizeof(plan));
-  memset(&cand, 0, sizeof(cand));
+  /* The candidate list lives on in the table between queries: large
+  ** blocks allocated and freed by every query would be mapped afresh each
+  ** time. */
+  cand.a = p->aScratch;
+  cand.nAlloc = p->nScratch;
+  cand.n = 0;
+  p->aScratch = 0;
+  p->nScratch = 0;
   nRows = q->aRowid ? (q->nRowid < c->nRow ? q->nRowid : c->nRow) : c->nRow;
   rc = heapInit(&heap, q->nK<nRows ? q->nK : nRows);
-  if( rc || heap.nMax==0 ) return rc;
+  if( rc || heap.nMax==0 ) goto done;
 
   if( p->eQuant==INDEX_QUANT_NONE ){
     RowCtx x;
@@ -485,7 +598,14 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
       nCand1 = 2*(sqlite3_int64)ceil(sqrt((double)nRows));
     }
   }
-  if( nCand2>=nRows || (!c->bLegacy && nCand1>=nRows) ){
+  if( !c->bLegacy && !q->aRowid && nCand2<nRows
+   && (nCand1>=nRows || (sqlite3_int64)p->nFine*nRows <= FINE_SCAN_BYTES) ){
+    /* Small enough to estimate every row with its 4-bit code: the sign
+    ** bits would only lose rows the estimates keep. */
+    rc = stageFineAll(p, q, &cand, nCand2, &plan.nScan);
+    if( rc ) goto done;
+    plan.nCand2 = cand.n;
+  }else if( nCand2>=nRows || (!c->bLegacy && nCand1>=nRows) ){
     /* Every row goes on to the next stage. */
     RowCtx x;
     IndexHeap all;
@@ -496,6 +616,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     x.aQCode = 0;
     x.pHeap = &all;
     forEachRow(p, q, rowAll, &x);
+    sqlite3_free(cand.a);
     cand.a = all.a;
     cand.n = cand.nAlloc = all.n;
     plan.nScan = nRows;
@@ -511,7 +632,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     if( rc ) goto done;
     plan.nCand1 = cand.n;
   }
-  if( !c->bLegacy && nCand2<nRows ){
+  if( !c->bLegacy && nCand2<nRows && plan.nCand2==0 ){
     rc = stageFine(p, q, &cand, nCand2, &plan.nFineRead);
     if( rc ) goto done;
     plan.nCand2 = cand.n;
@@ -526,8 +647,9 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   }
 
 done:
-  sqlite3_free(cand.a);
-  if( rc ){
+  p->aScratch = cand.a;
+  p->nScratch = cand.nAlloc;
+  if( rc || heap.nMax==0 ){
     sqlite3_free(heap.a);
     return rc;
   }
@@ -535,5 +657,9 @@ done:
   *paHit = heap.a;
   *pnHit = heap.n;
   if( pPlan ) *pPlan = plan;
+#ifdef EMB_DEBUG_PLAN
+  fprintf(stderr, "plan: rows %lld scan %lld cand1 %d cand2 %d exact %d fineread %d\n",
+          (long long)nRows, (long long)plan.nScan, plan.nCand1, plan.nCand2, plan.nExact, plan.nFineRead);
+#endif
   return SQLITE_OK;
 }

@@ -239,8 +239,8 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
   c->aImg = sqlite3_malloc64(imgBytes(p, nCap));
   if( c->aImg ) memset(c->aImg, 0, imgBytes(p, nCap));
   if( c->aImg && hasFine(p) ){
-    c->aFine = sqlite3_malloc64(fineBytes(p, nCap));
-    if( c->aFine ) memset(c->aFine, 0, fineBytes(p, nCap));
+    c->aFine = sqlite3_malloc64(fineBytes(p, nCap) + INDEX_FINE_SLACK);
+    if( c->aFine ) memset(c->aFine, 0, fineBytes(p, nCap) + INDEX_FINE_SLACK);
   }
   if( c->aImg==0 || (hasFine(p) && c->aFine==0) ){
     chunkFree(c);
@@ -257,12 +257,12 @@ static int chunkGrow(const index_vtab *p, IndexChunk *c){
   uint8_t *aFine = 0;
   if( aImg==0 ) return SQLITE_NOMEM;
   if( hasFine(p) ){
-    aFine = sqlite3_malloc64(fineBytes(p, nNew));
+    aFine = sqlite3_malloc64(fineBytes(p, nNew) + INDEX_FINE_SLACK);
     if( aFine==0 ){
       sqlite3_free(aImg);
       return SQLITE_NOMEM;
     }
-    memset(aFine, 0, fineBytes(p, nNew));
+    memset(aFine, 0, fineBytes(p, nNew) + INDEX_FINE_SLACK);
     memcpy(aFine, c->aFine, (size_t)4*nOld);
     memcpy(aFine + (size_t)4*nNew, c->aFine + (size_t)4*nOld,
            p->nFine*(size_t)nOld);
@@ -667,8 +667,9 @@ static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
   uint8_t *a;
   int rc;
   if( c->aFine || !hasFine(p) ) return SQLITE_OK;
-  a = sqlite3_malloc64(fineBytes(p, c->nCap));
+  a = sqlite3_malloc64(fineBytes(p, c->nCap) + INDEX_FINE_SLACK);
   if( a==0 ) return SQLITE_NOMEM;
+  memset(a + fineBytes(p, c->nCap), 0, INDEX_FINE_SLACK);
   rc = storeReadImage(p, "fine", c->iId, a, fineBytes(p, c->nCap));
   if( rc ){
     sqlite3_free(a);
@@ -677,6 +678,10 @@ static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
   c->aFine = a;
   pCache->nFineMem += fineBytes(p, c->nCap);
   return SQLITE_OK;
+}
+
+int embStoreChunkFine(index_vtab *p, int iChunk){
+  return storeLoadFine(p, p->pCache, p->pCache->apChunk[iChunk]);
 }
 
 int embStoreFineRow(index_vtab *p, int iChunk, uint32_t iSlot,

@@ -136,45 +136,24 @@ EMB_INLINE void dot3Body(const uint8_t *a, const uint8_t *b, size_t n,
   *pBB = sBB;
 }
 
-/* 4-bit codes against a float query (see kernels.h): eight bytes a step,
-** low nibbles against the even dims and high ones against the odd, in two
-** vectors of 8 float lanes; a short code's last bytes are added into the
-** same lanes one at a time, so that every target sums in the same order. */
-typedef int8_t EmbI8x8 __attribute__((vector_size(8)));
-typedef uint8_t EmbU8x8 __attribute__((vector_size(8)));
-typedef int32_t EmbI32x8 __attribute__((vector_size(32)));
-
-EMB_INLINE float fineDotBody(const float *qEven, const float *qOdd,
-                             const uint8_t *aCode, size_t nByte){
-  EmbLanes8 s0 = {0}, s1 = {0};
-  float a0[8], a1[8], r = 0.0f;
-  size_t j = 0;
-  int l;
-  for(; j+8<=nByte; j+=8){
-    EmbU8x8 u;
-    EmbI8x8 lo, hi;
-    EmbLanes8 qe, qo;
-    memcpy(&u, aCode + j, 8);
-    /* Each nibble to the top of an int8 lane, then an arithmetic shift
-    ** back: its sign extended. */
-    lo = ((EmbI8x8)(u << 4)) >> 4;
-    hi = ((EmbI8x8)u) >> 4;
-    memcpy(&qe, qEven + j, 32);
-    memcpy(&qo, qOdd + j, 32);
-    s0 += qe * __builtin_convertvector(__builtin_convertvector(lo, EmbI32x8),
-                                       EmbLanes8);
-    s1 += qo * __builtin_convertvector(__builtin_convertvector(hi, EmbI32x8),
-                                       EmbLanes8);
+/* 4-bit codes against an int8 query (see kernels.h).  Each nibble n is
+** used as u = n ^ 8 (0..15, the signed value plus 8), which a byte
+** multiply takes unsigned, and 8 times the query's sum is taken off at
+** the end: u*q sums fit 16 bits for pairs (2 x 15 x 128), and the total
+** fits 32 bits for any dims an index allows. */
+EMB_INLINE void fineScanBody(const int8_t *qEven, const int8_t *qOdd,
+                             const uint8_t *a, size_t nByte, size_t nStride,
+                             size_t nRow, int32_t *aOut){
+  int32_t qSum = 0;
+  size_t r, j;
+  for(j=0; j<nByte; j++) qSum += qEven[j] + qOdd[j];
+  for(r=0; r<nRow; r++, a+=nStride){
+    int32_t s = 0;
+    for(j=0; j<nByte; j++){
+      s += qEven[j]*((a[j] & 15) ^ 8) + qOdd[j]*((a[j] >> 4) ^ 8);
+    }
+    aOut[r] = s - 8*qSum;
   }
-  memcpy(a0, &s0, 32);
-  memcpy(a1, &s1, 32);
-  for(l=0; j<nByte; j++, l++){
-    int b = aCode[j];
-    a0[l] += qEven[j] * (float)((b & 0xf) - ((b & 0x8)<<1));
-    a1[l] += qOdd[j] * (float)((b >> 4) - ((b & 0x80)>>3));
-  }
-  for(l=0; l<8; l++) r += a0[l] + a1[l];
-  return r;
 }
 
 /* The variants.  Each is the same source compiled for another target. */
@@ -190,9 +169,10 @@ static void hammingManyPortable(const uint8_t *q, const uint8_t *a,
                                 uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
-static float fineDotPortable(const float *qEven, const float *qOdd,
-                             const uint8_t *aCode, size_t nByte){
-  return fineDotBody(qEven, qOdd, aCode, nByte);
+static void fineScanPortable(const int8_t *qEven, const int8_t *qOdd,
+                             const uint8_t *a, size_t nByte, size_t nStride,
+                             size_t nRow, int32_t *aOut){
+  fineScanBody(qEven, qOdd, a, nByte, nStride, nRow, aOut);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -212,9 +192,10 @@ static void hammingManyV2(const uint8_t *q, const uint8_t *a, size_t nByte,
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
 __attribute__((target("popcnt,sse4.2")))
-static float fineDotV2(const float *qEven, const float *qOdd,
-                       const uint8_t *aCode, size_t nByte){
-  return fineDotBody(qEven, qOdd, aCode, nByte);
+static void fineScanV2(const int8_t *qEven, const int8_t *qOdd,
+                       const uint8_t *a, size_t nByte, size_t nStride,
+                       size_t nRow, int32_t *aOut){
+  fineScanBody(qEven, qOdd, a, nByte, nStride, nRow, aOut);
 }
 __attribute__((target("avx2,popcnt")))
 static uint64_t hammingAvx2(const uint8_t *a, const uint8_t *b, size_t n){
@@ -230,11 +211,71 @@ static void hammingManyAvx2(const uint8_t *q, const uint8_t *a, size_t nByte,
                             size_t nStride, size_t nRow, uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
+/* fineScanBody() in AVX2: 32 code bytes a step, the nibbles split with
+** masks, multiplied by the query bytes with vpmaddubsw (unsigned by
+** signed, pairs summed to 16 bits) and widened to 32-bit sums. */
+#include <immintrin.h>
 __attribute__((target("avx2,popcnt")))
-static float fineDotAvx2(const float *qEven, const float *qOdd,
-                         const uint8_t *aCode, size_t nByte){
-  return fineDotBody(qEven, qOdd, aCode, nByte);
+static void fineScanAvx2(const int8_t *qEven, const int8_t *qOdd,
+                         const uint8_t *a, size_t nByte, size_t nStride,
+                         size_t nRow, int32_t *aOut){
+  const __m256i k15 = _mm256_set1_epi8(15), k8 = _mm256_set1_epi8(8);
+  const __m256i ones = _mm256_set1_epi16(1);
+  int32_t qSum = 0;
+  size_t r, j;
+  for(j=0; j<nByte; j++) qSum += qEven[j] + qOdd[j];
+  /* Two rows a step: their sums reduced together. */
+  for(r=0; r+2<=nRow; r+=2, a+=2*nStride){
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    __m128i h;
+    for(j=0; j<nByte; j+=32){
+      __m256i qe = _mm256_loadu_si256((const __m256i*)(const void*)(qEven+j));
+      __m256i qo = _mm256_loadu_si256((const __m256i*)(const void*)(qOdd+j));
+      __m256i b0 = _mm256_loadu_si256((const __m256i*)(const void*)(a+j));
+      __m256i b1 = _mm256_loadu_si256((const __m256i*)(const void*)(a+nStride+j));
+      __m256i p0 = _mm256_add_epi16(
+          _mm256_maddubs_epi16(_mm256_xor_si256(_mm256_and_si256(b0, k15), k8), qe),
+          _mm256_maddubs_epi16(_mm256_xor_si256(
+              _mm256_and_si256(_mm256_srli_epi16(b0, 4), k15), k8), qo));
+      __m256i p1 = _mm256_add_epi16(
+          _mm256_maddubs_epi16(_mm256_xor_si256(_mm256_and_si256(b1, k15), k8), qe),
+          _mm256_maddubs_epi16(_mm256_xor_si256(
+              _mm256_and_si256(_mm256_srli_epi16(b1, 4), k15), k8), qo));
+      acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(p0, ones));
+      acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(p1, ones));
+    }
+    /* lanes of row 0 and row 1 side by side, then halves and pairs */
+    acc0 = _mm256_hadd_epi32(acc0, acc1);
+    h = _mm_add_epi32(_mm256_castsi256_si128(acc0),
+                      _mm256_extracti128_si256(acc0, 1));
+    h = _mm_hadd_epi32(h, h);
+    aOut[r] = _mm_cvtsi128_si32(h) - 8*qSum;
+    aOut[r+1] = _mm_extract_epi32(h, 1) - 8*qSum;
+  }
+  for(; r<nRow; r++, a+=nStride){
+    __m256i acc = _mm256_setzero_si256();
+    __m128i h;
+    for(j=0; j<nByte; j+=32){
+      __m256i b = _mm256_loadu_si256((const __m256i*)(const void*)(a+j));
+      __m256i lo = _mm256_xor_si256(_mm256_and_si256(b, k15), k8);
+      __m256i hi = _mm256_xor_si256(
+                     _mm256_and_si256(_mm256_srli_epi16(b, 4), k15), k8);
+      __m256i p = _mm256_add_epi16(
+          _mm256_maddubs_epi16(lo,
+              _mm256_loadu_si256((const __m256i*)(const void*)(qEven+j))),
+          _mm256_maddubs_epi16(hi,
+              _mm256_loadu_si256((const __m256i*)(const void*)(qOdd+j))));
+      acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, ones));
+    }
+    h = _mm_add_epi32(_mm256_castsi256_si128(acc),
+                      _mm256_extracti128_si256(acc, 1));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(1,0,3,2)));
+    h = _mm_add_epi32(h, _mm_shuffle_epi32(h, _MM_SHUFFLE(2,3,0,1)));
+    aOut[r] = _mm_cvtsi128_si32(h) - 8*qSum;
+  }
 }
+#define fineScanAvx512 fineScanAvx2
+
 /*
 ** AVX-512 with VPOPCNTDQ: popcount of eight 64-bit words an instruction.
 ** For 256-bit codes stored back to back (embed_index at 256 dims) eight
@@ -264,11 +305,6 @@ static void dot3Avx512(const uint8_t *a, const uint8_t *b, size_t n,
   dot3Body(a, b, n, pAB, pAA, pBB);
 }
 
-__attribute__((target(EMB_AVX512)))
-static float fineDotAvx512(const float *qEven, const float *qOdd,
-                           const uint8_t *aCode, size_t nByte){
-  return fineDotBody(qEven, qOdd, aCode, nByte);
-}
 
 /* Row sums of a vector holding two 256-bit rows (four lanes each): the
 ** sums end up in lanes 0 and 4. */
@@ -311,15 +347,15 @@ static void hammingManyAvx512(const uint8_t *q, const uint8_t *a,
 
 static const EmbKernels kPortable = {
   "portable", hammingPortable, dot3Portable, hammingManyPortable,
-  fineDotPortable };
+  fineScanPortable };
 #if EMB_X86
 static const EmbKernels kV2 = {
-  "x86-64-v2", hammingV2, dot3V2, hammingManyV2, fineDotV2 };
+  "x86-64-v2", hammingV2, dot3V2, hammingManyV2, fineScanV2 };
 static const EmbKernels kAvx2 = {
-  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2, fineDotAvx2 };
+  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2, fineScanAvx2 };
 static const EmbKernels kAvx512 = {
   "avx512-vpopcntdq", hammingAvx512, dot3Avx512, hammingManyAvx512,
-  fineDotAvx512 };
+  fineScanAvx512 };
 #endif
 
 /* Variants this CPU runs, best last, filled once under pthread_once. */

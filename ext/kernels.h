@@ -37,13 +37,17 @@ struct EmbKernels {
   void (*xHammingMany)(const uint8_t *q, const uint8_t *a, size_t nByte,
                        size_t nStride, size_t nRow, uint32_t *aOut);
 
-  /* The dot product of a float query with a 4-bit code (embed_index's
-  ** fine codes): code byte j holds dims 2j (low nibble) and 2j+1 (high
-  ** nibble), each a two's complement integer -8..7.  The query comes split
-  ** by parity: qEven[j] = q[2j], qOdd[j] = q[2j+1], for j < nByte, both
-  ** padded with zeros to a multiple of 8. */
-  float (*xFineDot)(const float *qEven, const float *qOdd,
-                    const uint8_t *aCode, size_t nByte);
+  /* embed_index's 4-bit codes against a query quantised to int8:
+  ** aOut[r] = sum over j < nByte of qEven[j]*lo(j) + qOdd[j]*hi(j), where
+  ** lo(j) and hi(j) are the low and high nibbles of byte j of row r (at
+  ** a + r*nStride), each a two's complement integer -8..7.  Integer
+  ** arithmetic, so every variant gives the same answer.  qEven and qOdd
+  ** are padded with zeros to a multiple of 32 bytes, and a row may be read
+  ** up to that many bytes from its start: callers leave 32 readable bytes
+  ** after the last row. */
+  void (*xFineScan)(const int8_t *qEven, const int8_t *qOdd,
+                    const uint8_t *a, size_t nByte, size_t nStride,
+                    size_t nRow, int32_t *aOut);
 };
 
 /* The best variant for this CPU.  Thread-safe; the choice is made once. */

@@ -8,12 +8,26 @@
 ** A writes, B searches: B's cache must follow A's commits, must not see
 ** A's uncommitted rows, and must keep to its snapshot while B holds a read
 ** transaction.  Each check compares one query's group_concat() with the
-** rows expected.  Prints failures and "N passed, N failed[, N skipped]".
+** rows expected.
+**
+** Then the chunks (shadow-table format 2, ext/index_store.c): rowids of
+** every order and size, deletes that leave holes and inserts that reuse
+** them, updates that move rows and change vectors, OR REPLACE across
+** chunks, ROLLBACK and ROLLBACK TO, each followed by test/chunkcheck.h's
+** decoding of the chunk tables and by searches equal to a brute force in
+** SQL; and how much a connection reads after another connection's and
+** another process's commit (embed_metrics()'s chunk counters: one chunk
+** for a one-row commit).  Prints failures and "N passed, N failed[, N
+** skipped]".
 */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sqlite3.h>
+#include "chunkcheck.h"
 
 static int nPass = 0, nFail = 0;
 
@@ -81,6 +95,239 @@ static sqlite3 *openConn(const char *zDb, const char *zExt,
 }
 
 #define TOP "SELECT group_concat(rowid) FROM idx WHERE idx MATCH 'dog' AND k = 10"
+
+/* xorshift64*, fixed seed: the same vectors on every run. */
+static uint64_t rngState = 0x2545F4914F6CDD1Dull;
+static uint64_t rng(void){
+  rngState ^= rngState >> 12;
+  rngState ^= rngState << 25;
+  rngState ^= rngState >> 27;
+  return rngState * 2685821657736338717ull;
+}
+
+/* Insert (or with zVerb "INSERT OR REPLACE", replace) row iRowid of table
+** zTab with a random vector of nDims floats. */
+static void putRow(sqlite3 *db, const char *zVerb, const char *zTab,
+                   sqlite3_int64 iRowid, int nDims){
+  float v[64];
+  sqlite3_stmt *pStmt;
+  char *zSql = sqlite3_mprintf("%s INTO %s(rowid, vector) VALUES (?1, ?2)",
+                               zVerb, zTab);
+  int i;
+  for(i=0; i<nDims; i++) v[i] = (float)((int)(rng()%2001) - 1000)/1000.0f;
+  sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  sqlite3_bind_int64(pStmt, 1, iRowid);
+  sqlite3_bind_blob(pStmt, 2, v, 4*nDims, SQLITE_TRANSIENT);
+  if( sqlite3_step(pStmt)!=SQLITE_DONE ){
+    nFail++;
+    printf("FAIL putRow %lld: %s\n", (long long)iRowid, sqlite3_errmsg(db));
+  }
+  sqlite3_finalize(pStmt);
+}
+
+/* The chunks of zTab decode to exactly its rows. */
+static void checkChunks(int iLine, sqlite3 *db, const char *zTab){
+  char zWhy[300];
+  int n = chunkCheck(db, "main", zTab, zWhy, sizeof(zWhy));
+  if( n==0 ){
+    nPass++;
+  }else{
+    nFail++;
+    printf("FAIL test/unit_index.c:%d: %s: %d problems: %s\n", iLine, zTab,
+           n, zWhy);
+  }
+}
+#define CHECK_CHUNKS(db, zTab) checkChunks(__LINE__, db, zTab)
+
+/* Top-10 searches of zTab for the vectors of 20 of its rows equal the
+** brute-force ORDER BY 1 - cosine(), rowid over its rows (zTab is
+** quant=none, or its oversample takes every row). */
+static void checkSearches(int iLine, sqlite3 *db, const char *zTab){
+  sqlite3_stmt *pQ = 0, *pIdx = 0, *pBrute = 0;
+  char *zQ = sqlite3_mprintf("SELECT vector FROM %s ORDER BY "
+                             "(rowid*2654435761) %% 1000003 LIMIT 20", zTab);
+  char *zIdx = sqlite3_mprintf("SELECT group_concat(rowid) FROM %s WHERE %s "
+                               "MATCH ?1 AND k = 10", zTab, zTab);
+  char *zBrute = sqlite3_mprintf("SELECT group_concat(id) FROM (SELECT rowid "
+                                 "AS id FROM %s ORDER BY 1 - cosine(vector, ?1), "
+                                 "rowid LIMIT 10)", zTab);
+  int nBad = 0, nQ = 0;
+  if( sqlite3_prepare_v2(db, zQ, -1, &pQ, 0)
+   || sqlite3_prepare_v2(db, zIdx, -1, &pIdx, 0)
+   || sqlite3_prepare_v2(db, zBrute, -1, &pBrute, 0) ){
+    nFail++;
+    printf("FAIL test/unit_index.c:%d: %s\n", iLine, sqlite3_errmsg(db));
+  }else{
+    while( sqlite3_step(pQ)==SQLITE_ROW ){
+      char zA[256] = "", zB[256] = "";
+      sqlite3_bind_value(pIdx, 1, sqlite3_column_value(pQ, 0));
+      sqlite3_bind_value(pBrute, 1, sqlite3_column_value(pQ, 0));
+      if( sqlite3_step(pIdx)==SQLITE_ROW ){
+        snprintf(zA, sizeof(zA), "%s", sqlite3_column_text(pIdx, 0));
+      }else{
+        snprintf(zA, sizeof(zA), "error: %s", sqlite3_errmsg(db));
+      }
+      if( sqlite3_step(pBrute)==SQLITE_ROW ){
+        snprintf(zB, sizeof(zB), "%s", sqlite3_column_text(pBrute, 0));
+      }
+      sqlite3_reset(pIdx);
+      sqlite3_reset(pBrute);
+      nQ++;
+      if( strcmp(zA, zB) ){
+        if( nBad++==0 ){
+          printf("FAIL test/unit_index.c:%d: %s search: %s\n  brute force: %s\n",
+                 iLine, zTab, zA, zB);
+        }
+      }
+    }
+    if( nBad==0 && nQ==20 ) nPass++;
+    else{ nFail++; if( nQ!=20 ) printf("FAIL test/unit_index.c:%d: %d queries\n", iLine, nQ); }
+  }
+  sqlite3_finalize(pQ);
+  sqlite3_finalize(pIdx);
+  sqlite3_finalize(pBrute);
+  sqlite3_free(zQ);
+  sqlite3_free(zIdx);
+  sqlite3_free(zBrute);
+}
+#define CHECK_SEARCHES(db, zTab) checkSearches(__LINE__, db, zTab)
+
+/* Chunks embed_metrics() says this process has read for main.zTab. */
+static long long chunkReads(sqlite3 *db, const char *zTab){
+  sqlite3_stmt *pStmt;
+  long long n = -1;
+  char *zSql = sqlite3_mprintf(
+      "SELECT CAST(substr(t, instr(t, 'embed_index_chunk_reads_total{index="
+      "\"main.%s\"} ') + length('embed_index_chunk_reads_total{index="
+      "\"main.%s\"} ')) AS INTEGER) FROM (SELECT embed_metrics() AS t)",
+      zTab, zTab);
+  sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+  sqlite3_free(zSql);
+  if( sqlite3_step(pStmt)==SQLITE_ROW ) n = sqlite3_column_int64(pStmt, 0);
+  sqlite3_finalize(pStmt);
+  return n;
+}
+
+static void checkNum(int iLine, const char *zWhat, long long got,
+                     long long want){
+  if( got==want ){
+    nPass++;
+  }else{
+    nFail++;
+    printf("FAIL test/unit_index.c:%d: %s: got %lld, expected %lld\n",
+           iLine, zWhat, got, want);
+  }
+}
+#define CHECK_NUM(zWhat, got, want) checkNum(__LINE__, zWhat, got, want)
+
+/* The chunks: see the header. */
+static void testChunks(const char *zDb, const char *zExt, const char *zModel){
+  sqlite3 *a = openConn(zDb, zExt, zModel), *b = openConn(zDb, zExt, zModel);
+  long long n0;
+  int i;
+  pid_t pid;
+  EXEC(a, "CREATE VIRTUAL TABLE ch USING embed_index(dims=24, quant=none);"
+          "CREATE VIRTUAL TABLE cb USING embed_index(dims=24)");
+  /* rowids in every order and of every size: ascending, descending,
+  ** negative, around 2^32 and at both ends of the int64 range */
+  EXEC(a, "BEGIN");
+  for(i=1; i<=5000; i++) putRow(a, "INSERT", "ch", i, 24);
+  for(i=0; i<3000; i++) putRow(a, "INSERT", "ch", 900000 - 7*i, 24);
+  for(i=1; i<=500; i++) putRow(a, "INSERT", "ch", -(sqlite3_int64)i*1000003, 24);
+  for(i=0; i<100; i++) putRow(a, "INSERT", "ch", (1LL<<32) - 50 + i, 24);
+  putRow(a, "INSERT", "ch", (sqlite3_int64)0x7fffffffffffffffLL, 24);
+  putRow(a, "INSERT", "ch", -(sqlite3_int64)0x7fffffffffffffffLL - 1, 24);
+  EXEC(a, "COMMIT");
+  EXEC(a, "INSERT INTO cb(rowid, vector) SELECT rowid, vector FROM ch");
+  CHECK(a, "SELECT count(*) || ' ' || sum(live) || ' ' || max(cap) FROM ch_chunks",
+        "3 8602 4096");
+  CHECK_CHUNKS(a, "ch");
+  CHECK_CHUNKS(a, "cb");
+  CHECK_SEARCHES(a, "ch");
+  CHECK_SEARCHES(b, "ch");
+  /* each row of cb found by its own vector */
+  CHECK(b, "SELECT count(*) FROM (SELECT rowid AS r, vector AS v FROM cb "
+           "WHERE rowid % 97 = 0) WHERE (SELECT rowid FROM cb WHERE cb MATCH v "
+           "AND k = 1) IS NOT r", "0");
+
+  /* deletes leave holes; new rows fill them before the chunks grow */
+  EXEC(a, "DELETE FROM ch WHERE rowid % 3 = 0; DELETE FROM cb WHERE rowid % 3 = 0");
+  CHECK_CHUNKS(a, "ch");
+  CHECK_CHUNKS(b, "cb");
+  CHECK_SEARCHES(b, "ch");
+  CHECK(a, "SELECT sum(used) FROM ch_chunks", "8602");
+  EXEC(a, "BEGIN");
+  for(i=0; i<1000; i++) putRow(a, "INSERT", "ch", 2000000 + i, 24);
+  EXEC(a, "COMMIT");
+  CHECK(a, "SELECT sum(used) FROM ch_chunks", "8602");
+  CHECK_CHUNKS(b, "ch");
+  CHECK_SEARCHES(b, "ch");
+
+  /* updates: new rowids (across chunks: the slot keeps its place), new
+  ** vectors, OR REPLACE onto a row of another chunk */
+  EXEC(a, "UPDATE ch SET rowid = rowid + 10000000 WHERE rowid BETWEEN 1 AND 200;"
+          "UPDATE cb SET vector = (SELECT vector FROM ch WHERE rowid = 899993) "
+          "WHERE rowid = 5;"
+          "UPDATE OR REPLACE ch SET rowid = 899993 WHERE rowid = 10000001;"
+          "INSERT OR REPLACE INTO cb(rowid, vector) SELECT rowid, vector FROM ch "
+          "WHERE rowid BETWEEN 3000 AND 3100");
+  CHECK_CHUNKS(a, "ch");
+  CHECK_CHUNKS(a, "cb");
+  CHECK_SEARCHES(b, "ch");
+  CHECK(b, "SELECT (SELECT vector FROM ch WHERE rowid = 899993) = "
+           "(SELECT vector FROM ch_data WHERE id = 899993)", "1");
+
+  /* ROLLBACK and ROLLBACK TO: new chunks, grown chunks, holes refilled */
+  EXEC(a, "BEGIN");
+  for(i=0; i<6000; i++) putRow(a, "INSERT", "ch", 5000000 + i, 24);
+  EXEC(a, "SAVEPOINT s; DELETE FROM ch WHERE rowid < 0");
+  CHECK_SEARCHES(a, "ch");
+  EXEC(a, "ROLLBACK TO s");
+  CHECK_SEARCHES(a, "ch");
+  CHECK(a, "SELECT count(*) FROM ch WHERE rowid BETWEEN 5000000 AND 5005999",
+        "6000");
+  EXEC(a, "RELEASE s; ROLLBACK");
+  CHECK_CHUNKS(a, "ch");
+  CHECK_SEARCHES(a, "ch");
+  CHECK(a, "SELECT count(*) FROM ch WHERE rowid BETWEEN 5000000 AND 5005999",
+        "0");
+
+  /* another connection's one-row commit: B reads one chunk again */
+  CHECK_SEARCHES(b, "ch");
+  n0 = chunkReads(b, "ch");
+  EXEC(a, "DELETE FROM ch WHERE rowid = 899993");
+  CHECK_SEARCHES(b, "ch");
+  CHECK_NUM("chunks read after a one-row commit", chunkReads(b, "ch") - n0, 1);
+  n0 = chunkReads(b, "ch");
+  CHECK_SEARCHES(b, "ch");
+  CHECK_NUM("chunks read with nothing committed", chunkReads(b, "ch") - n0, 0);
+
+  /* another process's commit: the same */
+  n0 = chunkReads(b, "ch");
+  fflush(stdout);
+  pid = fork();
+  if( pid==0 ){
+    sqlite3 *c = openConn(zDb, zExt, zModel);
+    int rc = sqlite3_exec(c, "UPDATE ch SET vector = (SELECT vector FROM ch "
+                             "WHERE rowid = 2000001) WHERE rowid = 2000005",
+                          0, 0, 0);
+    if( rc==SQLITE_OK && sqlite3_changes(c)!=1 ) rc = SQLITE_ERROR;
+    sqlite3_close(c);
+    _exit(rc==SQLITE_OK ? 0 : 1);
+  }else{
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK_NUM("the other process's update", WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+  }
+  CHECK_SEARCHES(b, "ch");
+  CHECK_NUM("chunks read after another process's commit",
+            chunkReads(b, "ch") - n0, 1);
+  CHECK_CHUNKS(b, "ch");
+  EXEC(a, "DROP TABLE ch; DROP TABLE cb");
+  sqlite3_close(a);
+  sqlite3_close(b);
+}
 
 int main(void){
   const char *zExt = getenv("EMBED_EXT");
@@ -152,6 +399,7 @@ int main(void){
 
   sqlite3_close(a);
   sqlite3_close(b);
+  testChunks(zDb, zExt, zModel);
   remove(zDb);
   remove(zWal);
   remove(zShm);

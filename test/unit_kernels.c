@@ -172,36 +172,42 @@ static void testHammingMany256(void){
   }
 }
 
-/* xFineDot(): against the sum written out in double, nibble by nibble,
-** for every code length up to 40 bytes (the 8-byte steps and the tail),
-** and every variant bit for bit the same as the portable one. */
-static void testFineDot(void){
+/* xFineScan(): against the sum written out nibble by nibble, for every
+** code length up to 70 bytes (whole 32-byte steps and tails), rows back to
+** back and with a stride, every variant the same as the portable one. */
+static void testFineScan(void){
   const EmbKernels *const *aK;
   int nK = embKernelsAll(&aK), k;
-  static uint8_t aCode[40];
-  static float qEven[48], qOdd[48];
-  size_t n, j;
-  for(n=0; n<=40; n++){
-    double want = 0.0;
-    float got0;
-    memset(qEven, 0, sizeof(qEven));
-    memset(qOdd, 0, sizeof(qOdd));
-    for(j=0; j<n; j++){
-      int lo, hi;
-      aCode[j] = (uint8_t)rng();
-      qEven[j] = (float)((int)(rng()%2001) - 1000)/256.0f;
-      qOdd[j] = (float)((int)(rng()%2001) - 1000)/256.0f;
-      lo = aCode[j] & 0xf;  if( lo>=8 ) lo -= 16;
-      hi = aCode[j] >> 4;   if( hi>=8 ) hi -= 16;
-      want += (double)qEven[j]*lo + (double)qOdd[j]*hi;
-    }
-    got0 = aK[0]->xFineDot(qEven, qOdd, aCode, n);
-    CHECK(fabs((double)got0 - want) <= 1e-4*(1.0+fabs(want)),
-          "fineDot %zu bytes: %g, want %g", n, (double)got0, want);
-    for(k=1; k<nK; k++){
-      float got = aK[k]->xFineDot(qEven, qOdd, aCode, n);
-      CHECK(memcmp(&got, &got0, 4)==0, "%s: fineDot %zu bytes %g vs %g",
-            aK[k]->zName, n, (double)got, (double)got0);
+  static uint8_t aCode[5*80 + 32];
+  static int8_t qEven[96], qOdd[96];
+  int32_t aWant[5], aGot[5];
+  size_t n, j, r, nStride;
+  for(n=1; n<=70; n++){
+    for(nStride=n; nStride<=n+3; nStride+=3){
+      memset(qEven, 0, sizeof(qEven));
+      memset(qOdd, 0, sizeof(qOdd));
+      for(j=0; j<sizeof(aCode); j++) aCode[j] = (uint8_t)rng();
+      for(j=0; j<n; j++){
+        qEven[j] = (int8_t)(rng()%255 - 127);
+        qOdd[j] = (int8_t)(rng()%255 - 127);
+      }
+      for(r=0; r<5; r++){
+        int32_t want = 0;
+        for(j=0; j<n; j++){
+          int lo = aCode[r*nStride+j] & 0xf, hi = aCode[r*nStride+j] >> 4;
+          if( lo>=8 ) lo -= 16;
+          if( hi>=8 ) hi -= 16;
+          want += qEven[j]*lo + qOdd[j]*hi;
+        }
+        aWant[r] = want;
+      }
+      for(k=0; k<nK; k++){
+        memset(aGot, 0x55, sizeof(aGot));
+        aK[k]->xFineScan(qEven, qOdd, aCode, n, nStride, 5, aGot);
+        CHECK(memcmp(aGot, aWant, sizeof(aWant))==0,
+              "%s: fineScan %zu bytes, stride %zu: %d, want %d", aK[k]->zName,
+              n, nStride, aGot[0], aWant[0]);
+      }
     }
   }
 }
@@ -229,7 +235,7 @@ int main(void){
   testVariantsAgree();
   testHammingMany();
   testHammingMany256();
-  testFineDot();
+  testFineScan();
   testNonFinite();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;
