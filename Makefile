@@ -153,6 +153,7 @@ test-one: all
 
 # The suite, then the suite again under ASan+UBSan, then one total line.
 test:
+	@bash tools/setup.sh test
 	@mkdir -p build && rm -f build/test-*.log
 	@$(MAKE) --no-print-directory tsan >build/tsan.log 2>&1 || { \
 	  rm -f build/tsan/threads; echo "note: the ThreadSanitizer build \
@@ -185,7 +186,11 @@ models/default.emb: $(WINK_JSON) $(BUILD)/embed-convert
 models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
 	$(BUILD)/embed-convert glove-wink $(WINK_JSON) -o $@ --no-weight
 
-demo: $(BUILD)/embed.so models/default.emb
+# make demo and make test first install the Debian packages the machine
+# lacks (tools/setup.sh; NO_SETUP=1 skips that).
+demo:
+	@bash tools/setup.sh demo
+	@$(MAKE) --no-print-directory $(BUILD)/embed.so models/default.emb
 	@bash models/demo.sh $(BUILD)
 
 $(BUILD)/bench: bench/bench.c ext/kernels.c ext/kernels.h | $(BUILD)

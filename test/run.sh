@@ -117,6 +117,12 @@ if [ "$BUILD" = build ]; then
   run bash test/readme_ref.sh "$BUILD"
 fi
 
+# The set-up step against fakes (plain pass only).
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: the set-up step (tools/setup.sh)"
+  run bash test/setup.sh
+fi
+
 # The default model's sentence quality: STS-B test Spearman x100 >= 60.
 if [ -n "${EMBED_GLOVE_MODEL:-}" ] && [ -n "${SHARED:-}" ]; then
   echo "== $BUILD: default model quality"
