@@ -69,8 +69,11 @@ $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
+# -z nodelete: SQLite dlclose()s an extension with each connection that
+# loaded it, and unloading would reset embed_metrics()' process-wide
+# counters whenever a process's last connection closes.
 $(BUILD)/embed.so: $(EXT_OBJ)
-	$(CC) $(OPT) -shared -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+	$(CC) $(OPT) -shared -Wl,--no-undefined -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
 
 $(BUILD)/embed-convert: $(CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(CONVERT_SRC) -o $@ $(LDLIBS) -lcjson
