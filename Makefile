@@ -297,3 +297,12 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# The extension as the Python and npm packages carry it, build/pkg/embed.so:
+# built with no default model path (each package registers its own copy of
+# models/default.emb), and that model, made only when it is missing.
+# pyproject.toml's build backend and node/package.json's prepack run these.
+.PHONY: pkg-ext
+PKG_BUILD := build/pkg
+pkg-ext: $(if $(wildcard models/default.emb),,models/default.emb)
+	@$(MAKE) --no-print-directory BUILD=$(PKG_BUILD) EMBED_DEFAULT_MODEL= $(PKG_BUILD)/embed.so
