@@ -5,6 +5,8 @@
 #   make demo       build and run a small search in the sqlite3 shell
 #   make install    the extension, embed-convert and the header under
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local by default)
+#   make npm-pack   the npm package's tarball (the Python package:
+#                   python3 -m pip install ., see README.md)
 #
 # Variables: CC, BUILD (output folder), SANITIZE=1 (ASan+UBSan build) or
 # SANITIZE=thread (ThreadSanitizer: make tsan),
@@ -296,13 +298,24 @@ uninstall:
 	rmdir $(LIBDIR) 2>/dev/null || true
 
 clean:
-	rm -rf build
+	rm -rf build node/lib node/default.emb
 
 # The extension as the Python and npm packages carry it, build/pkg/embed.so:
 # built with no default model path (each package registers its own copy of
 # models/default.emb), and that model, made only when it is missing.
 # pyproject.toml's build backend and node/package.json's prepack run these.
-.PHONY: pkg-ext
+.PHONY: pkg-ext npm-files npm-pack
 PKG_BUILD := build/pkg
 pkg-ext: $(if $(wildcard models/default.emb),,models/default.emb)
 	@$(MAKE) --no-print-directory BUILD=$(PKG_BUILD) EMBED_DEFAULT_MODEL= $(PKG_BUILD)/embed.so
+
+# The npm package's own copies (git-ignored) of the two, in node/.
+npm-files: pkg-ext
+	@mkdir -p node/lib/linux-x64
+	cp $(PKG_BUILD)/embed.so node/lib/linux-x64/embed.so
+	cp models/default.emb node/default.emb
+
+# The npm package's tarball, build/npm-pack/sqlite-embed-VERSION.tgz.
+npm-pack:
+	@mkdir -p build/npm-pack
+	cd node && npm pack --pack-destination ../build/npm-pack

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The Python package as its users get it: installed into a fresh venv
-# outside the repository, then used;
+# The Python and npm packages as their users get them: installed into a
+# fresh venv and a fresh npm project outside the repository, then used;
 # the HTTP server, scraped by a real Prometheus; the Grafana dashboard's
 # queries.  Part of test/run.sh's plain pass (these start other processes).
 #
@@ -22,6 +22,13 @@
 #               BUILD/embed.so), against grafana/sqlite-embed.json:
 #               grafana_test.py; and the counters still there after the
 #               shell's only connection closed and a new one opened
+#   npm         npm pack node/ (its prepack runs make npm-files), the
+#               tarball's file list, npm install --offline with an empty
+#               cache into a fresh project, better-sqlite3 from
+#               build/clients (test/clients/fetch-better-sqlite3.sh builds
+#               it once) linked in beside it, node_test.cjs run there; tsc
+#               --strict on types_ok.ts (must pass) and types_bad.ts (must
+#               report each marked line)
 # Everything lives in a temporary folder, removed at the end.
 set -u
 BUILD=${1:-build}
@@ -31,7 +38,7 @@ PYTHON=${PYTHON:-/usr/bin/python3}
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 mini=$root/$BUILD/test/mini.emb
 here=$root/test/packages
-# make runs us; the makes we start (pip's backend) are our own
+# make runs us; the makes we start (pip's backend, npm's prepack) are our own
 unset MAKEFLAGS MAKELEVEL MFLAGS
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -64,7 +71,7 @@ run_in() {
   popd >/dev/null || exit 2
 }
 if [ ! -f models/default.emb ]; then
-  skip "packages: models/default.emb is absent (make model), and the package carries it"
+  skip "packages: models/default.emb is absent (make model), and both packages carry it"
   echo "$passed passed, $failed failed, $skipped skipped"; exit 0
 fi
 
@@ -142,6 +149,49 @@ else
           ".mode list" "SELECT embed_metrics();" 2>&1 | grep '^embed_calls_total{model="m"}')
   if [ "$got" = 'embed_calls_total{model="m"} 1' ]; then ok
   else bad "embed_metrics() after the last connection closed: '$got'"; fi
+fi
+
+echo "-- npm package: npm pack, then npm install --offline into a fresh project"
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  skip "npm package: node or npm not found"
+else
+  if (cd node && npm pack --pack-destination "$tmp" >"$tmp/pack.log" 2>&1); then ok
+  else bad "npm pack: $(tail -n 5 "$tmp/pack.log")"; fi
+  tgz=$(ls "$tmp"/sqlite-embed-*.tgz 2>/dev/null | head -n 1)
+  want=$(printf '%s\n' package/default.emb package/index.d.ts package/index.js \
+         package/lib/linux-x64/embed.so package/package.json)
+  if [ -n "$tgz" ] && [ "$(tar tzf "$tgz" | sort)" = "$want" ]; then ok
+  else bad "the tarball holds: $( [ -n "$tgz" ] && tar tzf "$tgz" | tr '\n' ' ')"; fi
+  proj=$tmp/project
+  mkdir -p "$proj"
+  printf '{ "name": "fresh-project", "version": "1.0.0", "private": true }\n' >"$proj/package.json"
+  if [ -n "$tgz" ] && (cd "$proj" && npm install --offline --cache "$tmp/npm-cache" --no-audit \
+        --no-fund "$tgz" >"$tmp/install.log" 2>&1); then ok
+  else bad "npm install --offline of the tarball: $(tail -n 5 "$tmp/install.log" 2>/dev/null)"; fi
+  if [ -f "$proj/package-lock.json" ] && ! grep -q '"resolved": "http' "$proj/package-lock.json"; then ok
+  else bad "package-lock.json names a download"; fi
+  if ! bsq=$(bash test/clients/fetch-better-sqlite3.sh); then
+    skip "npm package with better-sqlite3: better-sqlite3 is not installed"
+  elif [ -d "$proj/node_modules/sqlite-embed" ]; then
+    ln -s "$bsq" "$proj/node_modules/better-sqlite3"
+    cp "$here/node_test.cjs" "$proj/"
+    run_in "$proj" node node_test.cjs "$root" "$mini"
+  fi
+  if ! command -v tsc >/dev/null; then
+    skip "TypeScript declarations: tsc not found (apt-get install node-typescript)"
+  elif [ -d "$proj/node_modules/sqlite-embed" ]; then
+    cp "$here/types_ok.ts" "$here/types_bad.ts" "$proj/"
+    # one tsc run over both files (it is slow to start): errors exactly on
+    # types_bad.ts's marked lines, none in types_ok.ts
+    out=$(cd "$proj" && tsc --strict --noEmit --module commonjs --moduleResolution node \
+            --target es2019 types_ok.ts types_bad.ts 2>&1)
+    if ! grep -q '^types_ok\.ts' <<<"$out"; then ok
+    else bad "tsc types_ok.ts: $(grep '^types_ok' <<<"$out")"; fi
+    marked=$(grep -n '// error' "$here/types_bad.ts" | cut -d: -f1 | sort -n | tr '\n' ' ')
+    got=$(grep -oE '^types_bad\.ts\(([0-9]+),' <<<"$out" | grep -oE '[0-9]+' | sort -nu | tr '\n' ' ')
+    if [ "$got" = "$marked" ]; then ok
+    else bad "tsc types_bad.ts: errors on lines '$got', want '$marked': $out"; fi
+  fi
 fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
