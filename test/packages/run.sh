@@ -13,7 +13,8 @@
 #   python      /usr/bin/python3 -m venv; pip install --no-index
 #               --no-build-isolation --no-cache-dir REPO (and pip wheel
 #               --no-index with build isolation: nothing to fetch either);
-#               then, from a scratch folder, python_test.py, mypy --strict on the sources and,
+#               then, from a scratch folder, python_test.py, README.md's
+#               Python package sample, mypy --strict on the sources and,
 #               against the installed package, on types_ok.py (must pass)
 #               and types_bad.py (must report each marked line),
 #               serve_test.py and, with /usr/bin/prometheus,
@@ -26,7 +27,8 @@
 #               tarball's file list, npm install --offline with an empty
 #               cache into a fresh project, better-sqlite3 from
 #               build/clients (test/clients/fetch-better-sqlite3.sh builds
-#               it once) linked in beside it, node_test.cjs run there; tsc
+#               it once) linked in beside it, node_test.cjs and README.md's
+#               Node package sample run there; tsc
 #               --strict on types_ok.ts (must pass) and types_bad.ts (must
 #               report each marked line)
 # Everything lives in a temporary folder, removed at the end.
@@ -70,6 +72,31 @@ run_in() {
   run "$@"
   popd >/dev/null || exit 2
 }
+# README.md's sample in "## Packages: pip and npm" for LANG (the first
+# ```LANG block), run as FILE in DIR by COMMAND..., must print the ```text
+# block that follows it.
+readme_sample() {   # LANG DIR FILE COMMAND...
+  local lang=$1 dir=$2 file=$3 out; shift 3
+  awk -v lang="$lang" -v code="$dir/$file" -v want="$dir/$file.want" '
+    /^## / { insec = ($0 == "## Packages: pip and npm"); next }
+    !insec { next }
+    st == 0 && $0 == "```" lang { st = 1; next }
+    st == 1 && $0 == "```"      { st = 2; next }
+    st == 1                     { print > code; next }
+    st == 2 && $0 == "```text"  { st = 3; next }
+    st == 3 && $0 == "```"      { exit }
+    st == 3                     { print > want }
+  ' "$root/README.md"
+  if [ ! -s "$dir/$file" ] || [ ! -s "$dir/$file.want" ]; then
+    bad "README.md has no $lang sample followed by its output"
+  elif out=$(cd "$dir" && env -u SQLITE_EMBED_MODEL "$@" "$file" 2>&1) \
+       && [ "$out" = "$(cat "$dir/$file.want")" ]; then
+    ok
+  else
+    bad "README.md's $lang package sample printed: $out -- not: $(cat "$dir/$file.want")"
+  fi
+}
+
 if [ ! -f models/default.emb ]; then
   skip "packages: models/default.emb is absent (make model), and both packages carry it"
   echo "$passed passed, $failed failed, $skipped skipped"; exit 0
@@ -98,6 +125,7 @@ else
   if [ -x "$venv/bin/sqlite-embed" ]; then
     mkdir -p "$tmp/py" "$tmp/serve" "$tmp/prom"
     run_in "$tmp/py" "$venv/bin/python" "$here/python_test.py" "$root" "$mini"
+    readme_sample python "$tmp/py" sample.py "$venv/bin/python"
     if ! command -v mypy >/dev/null; then
       skip "type hints: mypy not found (apt-get install mypy)"
     else
@@ -176,6 +204,7 @@ else
     ln -s "$bsq" "$proj/node_modules/better-sqlite3"
     cp "$here/node_test.cjs" "$proj/"
     run_in "$proj" node node_test.cjs "$root" "$mini"
+    readme_sample js "$proj" sample.cjs node
   fi
   if ! command -v tsc >/dev/null; then
     skip "TypeScript declarations: tsc not found (apt-get install node-typescript)"
