@@ -319,3 +319,9 @@ npm-files: pkg-ext
 npm-pack:
 	@mkdir -p build/npm-pack
 	cd node && npm pack --pack-destination ../build/npm-pack
+
+# Start of python3 -m sqlite_embed serve to its first /embed answer, into
+# bench/SERVE.md (make bench folds it into REPORT.md).
+.PHONY: bench-serve
+bench-serve: $(BUILD)/test/mini.emb
+	@bash bench/serve.sh
