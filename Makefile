@@ -5,6 +5,8 @@
 #   make demo       build and run a small search in the sqlite3 shell
 #   make install    the extension, embed-convert and the header under
 #                   $(DESTDIR)$(PREFIX) (PREFIX=/usr/local by default)
+#   make npm-pack   the npm package's tarball (the Python package:
+#                   python3 -m pip install ., see README.md)
 #
 # Variables: CC, BUILD (output folder), SANITIZE=1 (ASan+UBSan build) or
 # SANITIZE=thread (ThreadSanitizer: make tsan),
@@ -69,8 +71,11 @@ $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
+# -z nodelete: SQLite dlclose()s an extension with each connection that
+# loaded it, and unloading would reset embed_metrics()' process-wide
+# counters whenever a process's last connection closes.
 $(BUILD)/embed.so: $(EXT_OBJ)
-	$(CC) $(OPT) -shared -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+	$(CC) $(OPT) -shared -Wl,--no-undefined -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
 
 $(BUILD)/embed-convert: $(CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(CONVERT_SRC) -o $@ $(LDLIBS) -lcjson
@@ -153,6 +158,7 @@ test-one: all
 
 # The suite, then the suite again under ASan+UBSan, then one total line.
 test:
+	@bash tools/setup.sh test
 	@mkdir -p build && rm -f build/test-*.log
 	@$(MAKE) --no-print-directory tsan >build/tsan.log 2>&1 || { \
 	  rm -f build/tsan/threads; echo "note: the ThreadSanitizer build \
@@ -185,7 +191,11 @@ models/default.emb: $(WINK_JSON) $(BUILD)/embed-convert
 models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
 	$(BUILD)/embed-convert glove-wink $(WINK_JSON) -o $@ --no-weight
 
-demo: $(BUILD)/embed.so models/default.emb
+# make demo and make test first install the Debian packages the machine
+# lacks (tools/setup.sh; NO_SETUP=1 skips that).
+demo:
+	@bash tools/setup.sh demo
+	@$(MAKE) --no-print-directory $(BUILD)/embed.so models/default.emb
 	@bash models/demo.sh $(BUILD)
 
 $(BUILD)/bench: bench/bench.c ext/kernels.c ext/kernels.h | $(BUILD)
@@ -288,4 +298,30 @@ uninstall:
 	rmdir $(LIBDIR) 2>/dev/null || true
 
 clean:
-	rm -rf build
+	rm -rf build node/lib node/default.emb
+
+# The extension as the Python and npm packages carry it, build/pkg/embed.so:
+# built with no default model path (each package registers its own copy of
+# models/default.emb), and that model, made only when it is missing.
+# pyproject.toml's build backend and node/package.json's prepack run these.
+.PHONY: pkg-ext npm-files npm-pack
+PKG_BUILD := build/pkg
+pkg-ext: $(if $(wildcard models/default.emb),,models/default.emb)
+	@$(MAKE) --no-print-directory BUILD=$(PKG_BUILD) EMBED_DEFAULT_MODEL= $(PKG_BUILD)/embed.so
+
+# The npm package's own copies (git-ignored) of the two, in node/.
+npm-files: pkg-ext
+	@mkdir -p node/lib/linux-x64
+	cp $(PKG_BUILD)/embed.so node/lib/linux-x64/embed.so
+	cp models/default.emb node/default.emb
+
+# The npm package's tarball, build/npm-pack/sqlite-embed-VERSION.tgz.
+npm-pack:
+	@mkdir -p build/npm-pack
+	cd node && npm pack --pack-destination ../build/npm-pack
+
+# Start of python3 -m sqlite_embed serve to its first /embed answer, into
+# bench/SERVE.md (make bench folds it into REPORT.md).
+.PHONY: bench-serve
+bench-serve: $(BUILD)/test/mini.emb
+	@bash bench/serve.sh

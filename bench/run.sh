@@ -42,6 +42,10 @@ echo "bench: the Hamming scan kernel" >&2
 "$BUILD/bench" scan >> "$raw"
 echo "bench: embed_dedup, embed_kmeans" >&2
 "$BUILD/bench" toolkit "$BUILD/embed.so" "$BUILD/test/mini.emb" >> "$raw"
+# The HTTP server's start to its first answer (bench/serve.sh: about 20 s),
+# into bench/SERVE.md, folded in below.
+echo "bench: python3 -m sqlite_embed serve, start to first answer" >&2
+bash bench/serve.sh >&2 || echo "bench: serve benchmark failed" >&2
 
 # What embed_metrics() counting costs embed(): instructions (callgrind,
 # repeatable whatever else the machine does) of embed() over 3,000 STS-B
@@ -110,6 +114,10 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   echo "embed_index against sqlite-vec's vec0 at 256 dims (from \`make bench-index\`, bench/INDEX.md):"
   echo
   [ -f bench/INDEX.md ] && sed -n '/^| rows | index/,/^$/p' bench/INDEX.md
+  echo
+  echo "The HTTP server, python3 -m sqlite_embed serve, from its start to its first /embed answer (from \`make bench-serve\`, bench/SERVE.md):"
+  echo
+  [ -f bench/SERVE.md ] && sed -n '/^| figure | ours (median)/,/^$/p' bench/SERVE.md
   echo
   echo "Raw output of this run:"
   echo

@@ -119,6 +119,16 @@ if [ "$BUILD" = build ]; then
   run bash test/readme_ref.sh "$BUILD"
 fi
 
+# The set-up step against fakes; the Python and npm packages installed
+# into a fresh venv and project, the HTTP server, a real Prometheus
+# scraping it, the Grafana dashboard's queries (plain pass only).
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: the set-up step (tools/setup.sh)"
+  run bash test/setup.sh
+  echo "== $BUILD: packages (pip, npm), the server, Prometheus, Grafana"
+  run bash test/packages/run.sh "$BUILD"
+fi
+
 # The default model's sentence quality: STS-B test Spearman x100 >= 60.
 if [ -n "${EMBED_GLOVE_MODEL:-}" ] && [ -n "${SHARED:-}" ]; then
   echo "== $BUILD: default model quality"
