@@ -33,7 +33,7 @@ LDLIBS   := -lm -lpthread
 
 EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c \
             ext/split.c ext/metrics.c ext/toolkit.c \
-            ext/args.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
+            ext/args.c ext/progress.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
             ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c
