@@ -33,7 +33,7 @@ LDLIBS   := -lm -lpthread
 
 EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c \
             ext/split.c ext/metrics.c ext/toolkit.c \
-            ext/args.c ext/progress.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
+            ext/args.c ext/progress.c ext/segment.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
             ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c
@@ -42,7 +42,8 @@ EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
 UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_pool \
-            $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama
+            $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama \
+            $(BUILD)/unit_split $(BUILD)/unit_interrupt
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
                ext/convert/writer.c ext/convert/wordllama.c ext/model.c \
@@ -109,6 +110,10 @@ $(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) 
 $(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
 
+# embed_split's pieces and chunk choice (segment.c), with no SQLite.
+$(BUILD)/unit_split: test/unit_split.c ext/segment.c ext/segment.h ext/alloc.h | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_split.c ext/segment.c -o $@ $(LDLIBS)
+
 $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \
 	  ext/model.c ext/safetensors.c -o $@ $(LDLIBS)
@@ -129,6 +134,11 @@ $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
 # embed_index from two connections; loads $$EMBED_EXT at run time.
 $(BUILD)/unit_index: test/unit_index.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+
+# sqlite3_interrupt() and the progress handler in embed_split, embed_dedup
+# and embed_kmeans, and embed_dedup's memory; loads $$EMBED_EXT at run time.
+$(BUILD)/unit_interrupt: test/unit_interrupt.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread
 
 # A writer killed with SIGKILL, and several threads at once; both load
 # $$EMBED_EXT at run time.

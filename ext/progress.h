@@ -79,6 +79,13 @@ static inline int embProgressTick(EmbProgress *p, sqlite3_uint64 nWork){
   return embProgressCheck(p);
 }
 
+/* Go on after a stop (a new xFilter on the same cursor): forget the
+** sticky answer and the work counted, keep the probe. */
+static inline void embProgressReset(EmbProgress *p){
+  p->rc = SQLITE_OK;
+  p->nWork = 0;
+}
+
 /* Finalize the probe.  Safe on a zeroed or already cleared EmbProgress;
 ** the object may be initialised again afterwards. */
 void embProgressClear(EmbProgress *p);
