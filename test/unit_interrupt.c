@@ -24,6 +24,9 @@
 **   high-water mark (sqlite3_memory_highwater, which counts the
 **   extension's sqlite3_malloc) grows by far less than the pairs would
 **   take.
+** - A FIFO given to embed_load() is refused at once instead of blocking
+**   the connection in open() for ever (an alarm turns a hang into a
+**   failure).
 ** Prints failures and "N passed, N failed[, N skipped]".
 */
 #include <pthread.h>
@@ -32,6 +35,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 static int nPass = 0, nFail = 0, nSkip = 0;
@@ -314,6 +319,29 @@ static void testDedupMemory(sqlite3 *db){
         "their peak", nPeak);
 }
 
+static void testFifo(sqlite3 *db, const char *zDir){
+  char *zPath = sqlite3_mprintf("%s/fifo-%d", zDir, (int)getpid());
+  char *zSql = sqlite3_mprintf("SELECT embed_load('f', '%q')", zPath);
+  sqlite3_stmt *pStmt = 0;
+  unlink(zPath);
+  if( mkfifo(zPath, 0600)!=0 ){
+    nSkip++;
+    printf("skipped: cannot make a FIFO at %s\n", zPath);
+  }else{
+    int rc;
+    alarm(60);
+    rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
+    if( rc==SQLITE_OK ) rc = sqlite3_step(pStmt);
+    alarm(0);
+    CHECK(rc==SQLITE_ERROR && strstr(sqlite3_errmsg(db), "not a regular file"),
+          "embed_load of a FIFO: %d, %s", rc, sqlite3_errmsg(db));
+    sqlite3_finalize(pStmt);
+    unlink(zPath);
+  }
+  sqlite3_free(zSql);
+  sqlite3_free(zPath);
+}
+
 int main(void){
   const char *zExt = getenv("EMBED_EXT");
   const char *zDir = getenv("EMBED_TEST_DIR");
@@ -336,6 +364,7 @@ int main(void){
   testSplit(db);
   testToolkit(db);
   testDedupMemory(db);
+  testFifo(db, zDir);
   sqlite3_close(db);
   printf("%d passed, %d failed, %d skipped\n", nPass, nFail, nSkip);
   return nFail!=0;
