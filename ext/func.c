@@ -16,6 +16,7 @@
 ** element is at fault.
 */
 #include "func.h"
+#include "args.h"
 #include "kernels.h"
 #include "vector.h"
 
@@ -75,9 +76,11 @@ void embHammingFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                                " not a real (%!g)", azWhich[i],
                                sqlite3_value_double(argv[i]));
       }else{
-        zErr = sqlite3_mprintf("hamming(): %s argument must be a BLOB of bits,"
-                               " not text ('%.40q')", azWhich[i],
-                               (const char*)sqlite3_value_text(argv[i]));
+        char *zVal = embArgDescribe(argv[i]);
+        zErr = zVal ? sqlite3_mprintf("hamming(): %s argument must be a BLOB "
+                                      "of bits, not text (%s)", azWhich[i],
+                                      zVal) : 0;
+        sqlite3_free(zVal);
       }
       resultError(ctx, SQLITE_ERROR, zErr);
       return;

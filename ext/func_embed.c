@@ -248,7 +248,8 @@ void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     return;
   }
   if( embModelAcquire(zPath, &pModel, &zErr) ){
-    char *zMsg = zErr ? sqlite3_mprintf("embed_load(): %s", zErr) : 0;
+    char *zMsg = embArgFixMessage(zErr ? sqlite3_mprintf("embed_load(): %s",
+                                                         zErr) : 0);
     sqlite3_result_error(ctx, zMsg ? zMsg : "out of memory", -1);
     sqlite3_free(zMsg);
     sqlite3_free(zErr);

@@ -163,8 +163,10 @@ static int tkLoad(sqlite3 *db, const char *zIndex, TkData *p,
   if( zName==0 || (zDot && zDb==0) ) rc = SQLITE_NOMEM;
   if( rc ) goto load_done;
   if( zDb==0 ){
-    *pzErr = sqlite3_mprintf("no embed_index named '%q'", zName);
-    rc = SQLITE_ERROR;
+    char *zQ = embArgQuote(zName, -1);
+    *pzErr = zQ ? sqlite3_mprintf("no embed_index named %s", zQ) : 0;
+    sqlite3_free(zQ);
+    rc = *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
     goto load_done;
   }
   zSql = sqlite3_mprintf(
@@ -176,14 +178,16 @@ static int tkLoad(sqlite3 *db, const char *zIndex, TkData *p,
   sqlite3_free(zSql);
   if( rc!=SQLITE_OK ){
     if( rc==SQLITE_NOMEM ) goto load_done;
-    if( zDot ){
-      *pzErr = sqlite3_mprintf("no embed_index named '%q' in schema '%q'",
-                               zName, zDb);
-    }else{
-      *pzErr = sqlite3_mprintf("'%q' (in schema '%q') is not an embed_index",
-                               zName, zDb);
+    char *zQName = embArgQuote(zName, -1), *zQDb = embArgQuote(zDb, -1);
+    if( zQName && zQDb ){
+      *pzErr = zDot
+          ? sqlite3_mprintf("no embed_index named %s in schema %s", zQName, zQDb)
+          : sqlite3_mprintf("%s (in schema %s) is not an embed_index",
+                            zQName, zQDb);
     }
-    rc = SQLITE_ERROR;
+    sqlite3_free(zQName);
+    sqlite3_free(zQDb);
+    rc = *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
     goto load_done;
   }
   while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
@@ -194,9 +198,12 @@ static int tkLoad(sqlite3 *db, const char *zIndex, TkData *p,
     if( p->nDims==0 ) p->nDims = nByte/4;
     if( a==0 || nByte!=4*p->nDims || nByte==0
      || embFindNonFinite(a, (size_t)p->nDims)>=0 ){
-      *pzErr = sqlite3_mprintf("embed_index '%q' has a corrupt vector (rowid "
-                               "%lld)", zIndex, sqlite3_column_int64(pStmt, 0));
-      rc = SQLITE_ERROR;
+      char *zQ = embArgQuote(zIndex, -1);
+      *pzErr = zQ ? sqlite3_mprintf("embed_index %s has a corrupt vector "
+                                    "(rowid %lld)", zQ,
+                                    sqlite3_column_int64(pStmt, 0)) : 0;
+      sqlite3_free(zQ);
+      rc = *pzErr ? SQLITE_ERROR : SQLITE_NOMEM;
       break;
     }
     if( p->nRow>=nAlloc ){
@@ -628,9 +635,12 @@ static int tkFilter(sqlite3_vtab_cursor *cur, int idxNum, const char *idxStr,
   }
   if( bDedup ) return dedupStart(pCur, rThreshold);
   if( nK>pCur->data.nRow ){
-    return tkError(cur->pVtab, sqlite3_mprintf(
+    char *zQ = embArgQuote(zIndex, -1);
+    rc = tkError(cur->pVtab, zQ ? sqlite3_mprintf(
         "embed_kmeans(): k (%lld) is more than the rows with a direction in "
-        "'%q' (%d)", nK, zIndex, pCur->data.nRow));
+        "%s (%d)", nK, zQ, pCur->data.nRow) : 0);
+    sqlite3_free(zQ);
+    return rc;
   }
   rc = runKmeans(pCur, (int)nK, (int)nIter, iSeed);
   if( rc ) return rc;
