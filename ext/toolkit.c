@@ -305,11 +305,20 @@ static int dedupStep(tk_cursor *pCur){
   const EmbKernels *pK = embKernels();
   size_t nWord = pCur->nCode/8;
   for(;;){
-    while( pCur->iNext<pCur->nBlock ){
-      int k = pCur->iNext++;
-      int j = pCur->iBlock + k;
+    const uint32_t *aDist = pCur->aDist;
+    const uint32_t nMax = pCur->nMax;
+    const int nBlock = pCur->nBlock;
+    for(;;){
+      int k = pCur->iNext, j;
       double c;
-      if( pCur->aDist[k]>pCur->nMax ) continue;
+      /* the next candidate of the block: almost every row fails here */
+      while( k<nBlock && aDist[k]>nMax ) k++;
+      if( k>=nBlock ){
+        pCur->iNext = nBlock;
+        break;
+      }
+      pCur->iNext = k+1;
+      j = pCur->iBlock + k;
       if( embProgressTick(&pCur->prog, (sqlite3_uint64)p->nDims) ){
         return pCur->prog.rc;
       }
