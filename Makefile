@@ -62,7 +62,7 @@ ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
 endif
 
-.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
+.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
 
@@ -139,6 +139,25 @@ $(BUILD)/unit_index: test/unit_index.c | $(BUILD)
 # and embed_kmeans, and embed_dedup's memory; loads $$EMBED_EXT at run time.
 $(BUILD)/unit_interrupt: test/unit_interrupt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread
+
+# The same test against a newer SQLite: better-sqlite3's amalgamation (3.53,
+# which test/clients installs into build/clients), so progress.c's
+# sqlite3_is_interrupted() path is built and run (test/newsqlite.sh).
+NEW_SQLITE := build/clients/node_modules/better-sqlite3/deps/sqlite3
+build/newsqlite/sqlite3.o: $(NEW_SQLITE)/sqlite3.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -DSQLITE_THREADSAFE=1 -c $< -o $@
+
+build/newsqlite/embed.so: $(EXT_SRC) $(EXT_HDR) $(NEW_SQLITE)/sqlite3ext.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -I$(NEW_SQLITE) -Iinclude -Iext \
+	  -DEMBED_DEFAULT_MODEL='"$(EMBED_DEFAULT_MODEL)"' -fPIC -fvisibility=hidden \
+	  -shared $(EXT_SRC) -o $@ $(LDLIBS)
+
+build/newsqlite/unit_interrupt: test/unit_interrupt.c build/newsqlite/sqlite3.o
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -I$(NEW_SQLITE) $^ -o $@ -lpthread -ldl -lm
+
+newsqlite: build/newsqlite/embed.so build/newsqlite/unit_interrupt
 
 # A writer killed with SIGKILL, and several threads at once; both load
 # $$EMBED_EXT at run time.
