@@ -35,7 +35,7 @@ LDLIBS   := -lm -lpthread
 
 EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c ext/index_store.c ext/index_search.c \
             ext/split.c ext/metrics.c ext/toolkit.c \
-            ext/args.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
+            ext/args.c ext/progress.c ext/segment.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
             ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c
@@ -44,7 +44,8 @@ EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
 UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_pool \
-            $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama
+            $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama \
+            $(BUILD)/unit_split $(BUILD)/unit_interrupt
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
                ext/convert/writer.c ext/convert/wordllama.c ext/model.c \
@@ -63,7 +64,7 @@ ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
 endif
 
-.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
+.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
 
@@ -114,6 +115,10 @@ $(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) 
 $(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
 
+# embed_split's pieces and chunk choice (segment.c), with no SQLite.
+$(BUILD)/unit_split: test/unit_split.c ext/segment.c ext/segment.h ext/alloc.h | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_split.c ext/segment.c -o $@ $(LDLIBS)
+
 $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \
 	  ext/model.c ext/safetensors.c -o $@ $(LDLIBS)
@@ -134,6 +139,30 @@ $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
 # embed_index from two connections; loads $$EMBED_EXT at run time.
 $(BUILD)/unit_index: test/unit_index.c test/chunkcheck.h | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
+
+# sqlite3_interrupt() and the progress handler in embed_split, embed_dedup
+# and embed_kmeans, and embed_dedup's memory; loads $$EMBED_EXT at run time.
+$(BUILD)/unit_interrupt: test/unit_interrupt.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread
+
+# The same test against a newer SQLite: better-sqlite3's amalgamation (3.53,
+# which test/clients installs into build/clients), so progress.c's
+# sqlite3_is_interrupted() path is built and run (test/newsqlite.sh).
+NEW_SQLITE := build/clients/node_modules/better-sqlite3/deps/sqlite3
+build/newsqlite/sqlite3.o: $(NEW_SQLITE)/sqlite3.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -DSQLITE_THREADSAFE=1 -c $< -o $@
+
+build/newsqlite/embed.so: $(EXT_SRC) $(EXT_HDR) $(NEW_SQLITE)/sqlite3ext.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -I$(NEW_SQLITE) -Iinclude -Iext \
+	  -DEMBED_DEFAULT_MODEL='"$(EMBED_DEFAULT_MODEL)"' -fPIC -fvisibility=hidden \
+	  -shared $(EXT_SRC) -o $@ $(LDLIBS)
+
+build/newsqlite/unit_interrupt: test/unit_interrupt.c build/newsqlite/sqlite3.o
+	$(CC) $(WARN) -O1 -g -D_GNU_SOURCE -I$(NEW_SQLITE) $^ -o $@ -lpthread -ldl -lm
+
+newsqlite: build/newsqlite/embed.so build/newsqlite/unit_interrupt
 
 # A writer killed with SIGKILL, and several threads at once; both load
 # $$EMBED_EXT at run time.

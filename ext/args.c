@@ -3,8 +3,10 @@
 ** quoted in a message.  The policy is in args.h.
 */
 #include "args.h"
+#include "unicode.h"
 
 #include <math.h>
+#include <string.h>
 
 SQLITE_EXTENSION_INIT3
 
@@ -84,18 +86,50 @@ char *embArgDescribe(sqlite3_value *pVal){
       return sqlite3_mprintf("a blob of %d bytes", sqlite3_value_bytes(pVal));
     default: {
       const char *z = (const char*)sqlite3_value_text(pVal);
-      int n = sqlite3_value_bytes(pVal);
       if( z==0 ) return 0;
-      /* Long text is cut (at a character boundary) so that a message stays
-      ** a line. */
-      if( n>60 ){
-        n = 57;
-        while( n>0 && (z[n]&0xc0)==0x80 ) n--;
-        return sqlite3_mprintf("'%.*q...'", n, z);
-      }
-      return sqlite3_mprintf("'%q'", z);
+      return embArgQuote(z, sqlite3_value_bytes(pVal));
     }
   }
+}
+
+char *embArgQuote(const char *z, int n){
+  char *zFixed = 0, *zOut;
+  size_t nFixed = 0;
+  int rc, bCut = 0;
+  if( n<0 ) n = (int)strlen(z);
+  /* %q stops at a NUL: the text shown ends there */
+  n = (int)strnlen(z, (size_t)n);
+  /* Long text is cut (at a character boundary) so that a message stays
+  ** a line, then made valid UTF-8. */
+  if( n>60 ){
+    n = 57;
+    while( n>0 && (z[n]&0xc0)==0x80 ) n--;
+    bCut = 1;
+  }
+  rc = embUtf8Repair(z, (size_t)n, &zFixed, &nFixed);
+  if( rc<0 ) return 0;
+  if( rc>0 ){
+    z = zFixed;
+    n = (int)nFixed;
+  }
+  zOut = bCut ? sqlite3_mprintf("'%.*q...'", n, z)
+              : sqlite3_mprintf("'%.*q'", n, z);
+  sqlite3_free(zFixed);
+  return zOut;
+}
+
+char *embArgFixMessage(char *zMsg){
+  char *zFixed = 0, *zOut;
+  size_t nFixed = 0;
+  int rc;
+  if( zMsg==0 ) return 0;
+  rc = embUtf8Repair(zMsg, strlen(zMsg), &zFixed, &nFixed);
+  if( rc==0 ) return zMsg;
+  sqlite3_free(zMsg);
+  if( rc<0 ) return 0;
+  zOut = sqlite3_mprintf("%.*s", (int)nFixed, zFixed);
+  sqlite3_free(zFixed);
+  return zOut;
 }
 
 char *embArgIntError(const char *zWhat, sqlite3_int64 iMin,

@@ -23,6 +23,10 @@
 **
 ** Values in messages: numbers bare (2.5, 7), text in single quotes with
 ** quotes doubled ('five'), NULL bare, a BLOB as "a blob of N bytes".
+** Quoted text is always valid UTF-8 (each invalid subpart becomes U+FFFD)
+** and cut, at a character boundary, to about 60 bytes: a client that
+** decodes messages as UTF-8 (Python's sqlite3) must get the message, not a
+** decoding error.
 */
 #ifndef EMB_ARGS_H
 #define EMB_ARGS_H
@@ -45,6 +49,15 @@ int embArgReal(sqlite3_value *pVal, double *prOut);
 /* pVal as a message shows it (see above): sqlite3_mprintf'd, the caller
 ** frees it; NULL when out of memory. */
 char *embArgDescribe(sqlite3_value *pVal);
+
+/* The text z[0..n) (n < 0: up to its NUL) quoted for a message as above:
+** sqlite3_mprintf'd, the caller frees it; NULL when out of memory. */
+char *embArgQuote(const char *z, int n);
+
+/* zMsg (sqlite3_mprintf'd, taken over) made valid UTF-8 for messages that
+** carry text quoted some other way (a file path): zMsg itself when it is
+** valid, else a repaired copy; NULL when zMsg is NULL or out of memory. */
+char *embArgFixMessage(char *zMsg);
 
 /* "ZWHAT must be an integer from IMIN to IMAX, not VALUE", sqlite3_mprintf'd
 ** (NULL when out of memory).  zWhat names the argument with its function,

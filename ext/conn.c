@@ -9,6 +9,7 @@
 */
 #include "conn.h"
 #include "alloc.h"
+#include "args.h"
 #include "pool.h"
 #include "unicode.h"
 
@@ -82,11 +83,16 @@ int embConnSet(EmbConn *p, const char *zName, EmbModel *pModel){
 }
 
 char *embConnMissingModel(EmbConn *p, const char *zName){
+  char *zQ, *zMsg;
   if( strcmp(zName, "default")==0 && p->zDefaultErr ){
     return sqlite3_mprintf("%s", p->zDefaultErr);
   }
-  return sqlite3_mprintf("no model named '%s' (load one with "
-                         "embed_load('%s', 'PATH.emb'))", zName, zName);
+  zQ = embArgQuote(zName, -1);
+  if( zQ==0 ) return 0;
+  zMsg = sqlite3_mprintf("no model named %s (load one with "
+                         "embed_load(%s, 'PATH.emb'))", zQ, zQ);
+  sqlite3_free(zQ);
+  return zMsg;
 }
 
 int embConnTokenize(EmbConn *p, EmbModel *pModel, const char *z, size_t n){
@@ -134,6 +140,7 @@ void embConnLoadDefault(EmbConn *p, const char *zDefaultPath){
         zErr ? zErr : "out of memory",
         zPath==zEnv ? "from SQLITE_EMBED_MODEL" : "the built-in default path",
         zDefaultPath);
+    p->zDefaultErr = embArgFixMessage(p->zDefaultErr);   /* paths are bytes */
     sqlite3_free(zErr);
     return;
   }

@@ -10,12 +10,13 @@
 ** Each function turns its arguments into EmbVec views (vector.c), checks
 ** them, calls a kernel (kernels.c) and hands a freshly allocated result to
 ** SQLite.  NULL in gives NULL out.  Errors name the function and quote the
-** values at fault.  cosine() does not scan its inputs for NaN up front: any
-** NaN or infinity makes the dot products non-finite, and only then are the
-** inputs scanned to say which element is at fault (finite inputs whose
-** float sums overflow are summed again in double).
+** values at fault.  cosine() is embCosine() (kernels.c), which does not
+** scan its inputs for NaN up front: any NaN or infinity makes the dot
+** products non-finite, and only then are the inputs scanned to say which
+** element is at fault.
 */
 #include "func.h"
+#include "args.h"
 #include "kernels.h"
 #include "vector.h"
 
@@ -75,9 +76,11 @@ void embHammingFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
                                " not a real (%!g)", azWhich[i],
                                sqlite3_value_double(argv[i]));
       }else{
-        zErr = sqlite3_mprintf("hamming(): %s argument must be a BLOB of bits,"
-                               " not text ('%.40q')", azWhich[i],
-                               (const char*)sqlite3_value_text(argv[i]));
+        char *zVal = embArgDescribe(argv[i]);
+        zErr = zVal ? sqlite3_mprintf("hamming(): %s argument must be a BLOB "
+                                      "of bits, not text (%s)", azWhich[i],
+                                      zVal) : 0;
+        sqlite3_free(zVal);
       }
       resultError(ctx, SQLITE_ERROR, zErr);
       return;
@@ -104,28 +107,13 @@ void embHammingFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
       (sqlite3_int64)embKernels()->xHamming(a[0], a[1], (size_t)n[0]));
 }
 
-/* Dot products of a and b in double, for finite inputs whose float sums
-** overflowed. */
-static void dot3Double(const EmbVec *a, const EmbVec *b, double *pAB,
-                       double *pAA, double *pBB){
-  double ab = 0.0, aa = 0.0, bb = 0.0;
-  int i;
-  for(i=0; i<a->n; i++){
-    double x = embFloatAt(a->a, (size_t)i), y = embFloatAt(b->a, (size_t)i);
-    ab += x*y;
-    aa += x*x;
-    bb += y*y;
-  }
-  *pAB = ab;
-  *pAA = aa;
-  *pBB = bb;
-}
-
-/* cosine(a, b) -> REAL in [-1, 1], or NULL when a or b has zero norm. */
+/* cosine(a, b) -> REAL in [-1, 1], or NULL when a or b has no direction
+** (every element zero).  The formula is embCosine()'s (kernels.h), shared
+** with embed_dedup, embed_kmeans and embed_index. */
 void embCosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EmbVec a, b;
   char *zErr = 0;
-  double ab, aa, bb;
+  double c = 0.0;
   int rc;
   (void)argc;
   if( sqlite3_value_type(argv[0])==SQLITE_NULL
@@ -143,27 +131,21 @@ void embCosineFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     rc = SQLITE_ERROR;
   }
   if( rc==SQLITE_OK ){
-    embKernels()->xDot3(a.a, b.a, (size_t)a.n, &ab, &aa, &bb);
-    if( !isfinite(ab) || !isfinite(aa) || !isfinite(bb) ){
-      if( embFindNonFinite(a.a, (size_t)a.n)>=0 ){
-        zErr = embVecNonFiniteError(&a, "cosine", "first ");
+    switch( embCosine(embKernels(), a.a, b.a, (size_t)a.n, &c) ){
+      case EMB_COS_OK:
+        sqlite3_result_double(ctx, c);
+        break;
+      case EMB_COS_NONFINITE:
+        zErr = embFindNonFinite(a.a, (size_t)a.n)>=0
+             ? embVecNonFiniteError(&a, "cosine", "first ")
+             : embVecNonFiniteError(&b, "cosine", "second ");
         rc = SQLITE_ERROR;
-      }else if( embFindNonFinite(b.a, (size_t)b.n)>=0 ){
-        zErr = embVecNonFiniteError(&b, "cosine", "second ");
-        rc = SQLITE_ERROR;
-      }else{
-        dot3Double(&a, &b, &ab, &aa, &bb);
-      }
+        break;
+      default:   /* EMB_COS_ZERO: NULL */
+        break;
     }
   }
-  if( rc ){
-    resultError(ctx, rc, zErr);
-  }else if( aa>0.0 && bb>0.0 ){
-    double c = ab / (sqrt(aa)*sqrt(bb));
-    if( c>1.0 ) c = 1.0;
-    if( c<-1.0 ) c = -1.0;
-    sqlite3_result_double(ctx, c);
-  }
+  if( rc ) resultError(ctx, rc, zErr);
   embVecClear(&a);
   embVecClear(&b);
 }

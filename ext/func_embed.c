@@ -205,13 +205,36 @@ void embMetricsFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   sqlite3_result_text(ctx, z, -1, sqlite3_free);
 }
 
-/* embed_load(name, path) -> name.  Opens a file: SQLITE_DIRECTONLY. */
+/*
+** Is a statement that writes running on db?  A database file's CHECK
+** constraint that calls embed_load() runs inside the INSERT or UPDATE that
+** checks it, and SQLite 3.40 does not apply SQLITE_DIRECTONLY to CHECK
+** constraints (later versions refuse them at prepare time); a direct call,
+** SELECT embed_load(...), is a read-only statement.
+*/
+static int writerRunning(sqlite3 *db){
+  sqlite3_stmt *p = 0;
+  while( (p = sqlite3_next_stmt(db, p))!=0 ){
+    if( sqlite3_stmt_busy(p) && !sqlite3_stmt_readonly(p) ) return 1;
+  }
+  return 0;
+}
+
+/* embed_load(name, path) -> name.  Opens a file: SQLITE_DIRECTONLY, and
+** refused inside a statement that writes (writerRunning()). */
 void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
   const char *zName, *zPath;
   EmbModel *pModel = 0;
   char *zErr = 0;
   (void)argc;
+  if( writerRunning(sqlite3_context_db_handle(ctx)) ){
+    sqlite3_result_error(ctx, "embed_load(): refused inside a statement that "
+        "writes (INSERT, UPDATE, DELETE, CREATE ... AS, or a CHECK "
+        "constraint): call it on its own, as SELECT embed_load(name, path)",
+        -1);
+    return;
+  }
   if( sqlite3_value_type(argv[0])!=SQLITE_TEXT
    || sqlite3_value_type(argv[1])!=SQLITE_TEXT ){
     sqlite3_result_error(ctx, "embed_load(): name and path must be text", -1);
@@ -225,7 +248,8 @@ void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     return;
   }
   if( embModelAcquire(zPath, &pModel, &zErr) ){
-    char *zMsg = zErr ? sqlite3_mprintf("embed_load(): %s", zErr) : 0;
+    char *zMsg = embArgFixMessage(zErr ? sqlite3_mprintf("embed_load(): %s",
+                                                         zErr) : 0);
     sqlite3_result_error(ctx, zMsg ? zMsg : "out of memory", -1);
     sqlite3_free(zMsg);
     sqlite3_free(zErr);

@@ -1,5 +1,5 @@
 /*
-** kernels.c: bquant, hamming and the dot products behind cosine.
+** kernels.c: bquant, hamming, the dot products and the cosine formula.
 **
 **     const EmbKernels *k = embKernels();
 **     uint64_t d = k->xHamming(aBits, bBits, nByte);
@@ -424,4 +424,41 @@ int64_t embFindNonFinite(const uint8_t *a, size_t n){
     if( (u & 0x7f800000u)==0x7f800000u ) return (int64_t)i;
   }
   return -1;
+}
+
+/* The three dot products in double, one element at a time. */
+static void dot3Double(const uint8_t *a, const uint8_t *b, size_t n,
+                       double *pAB, double *pAA, double *pBB){
+  double ab = 0.0, aa = 0.0, bb = 0.0;
+  size_t i;
+  for(i=0; i<n; i++){
+    double x = embFloatAt(a, i), y = embFloatAt(b, i);
+    ab += x*y;
+    aa += x*x;
+    bb += y*y;
+  }
+  *pAB = ab;
+  *pAA = aa;
+  *pBB = bb;
+}
+
+int embCosine(const EmbKernels *pK, const uint8_t *a, const uint8_t *b,
+              size_t n, double *pC){
+  double ab, aa, bb, c;
+  pK->xDot3(a, b, n, &ab, &aa, &bb);
+  if( !(aa>=EMB_COS_TINY && bb>=EMB_COS_TINY)
+   || !isfinite(ab) || !isfinite(aa) || !isfinite(bb) ){
+    /* Zero, tiny (float squares underflow) or overflowed sums, or a NaN
+    ** or infinity in the input: decide in double. */
+    if( embFindNonFinite(a, n)>=0 || embFindNonFinite(b, n)>=0 ){
+      return EMB_COS_NONFINITE;
+    }
+    dot3Double(a, b, n, &ab, &aa, &bb);
+    if( !(aa>0.0 && bb>0.0) ) return EMB_COS_ZERO;
+  }
+  c = ab / sqrt(aa*bb);
+  if( c>1.0 ) c = 1.0;
+  if( c<-1.0 ) c = -1.0;
+  *pC = c;
+  return EMB_COS_OK;
 }

@@ -66,6 +66,30 @@ void embBquant(const uint8_t *a, size_t n, uint8_t *aOut);
 ** elements, or -1 when all are finite. */
 int64_t embFindNonFinite(const uint8_t *a, size_t n);
 
+/*
+** Cosine similarity of the float32 vectors a and b of n elements: THE one
+** definition behind cosine(), embed_dedup(), embed_kmeans() and
+** embed_index's distance (1 - this).  Returns
+**   EMB_COS_OK         *pC = ab / sqrt(aa * bb), clamped to [-1, 1];
+**   EMB_COS_ZERO       a or b has no direction: every element is zero;
+**   EMB_COS_NONFINITE  an element of a or b is NaN or infinite.
+** *pC is set only for EMB_COS_OK.
+**
+** ab, aa, bb are the three dot products of pK->xDot3 (float lanes), summed
+** again in double -- where float32 squares cannot underflow or overflow --
+** when a float sum is not finite or aa or bb is below EMB_COS_TINY, so a
+** vector of tiny but non-zero elements has its direction like any other.
+** sqrt(aa * bb), not sqrt(aa) * sqrt(bb): for a == b it is exactly aa
+** (IEEE square root of a rounded square), so a row and its exact copy have
+** cosine 1.0, as do a and 2a.
+*/
+#define EMB_COS_OK         0
+#define EMB_COS_ZERO       1
+#define EMB_COS_NONFINITE  2
+#define EMB_COS_TINY       1e-20
+int embCosine(const EmbKernels *pK, const uint8_t *a, const uint8_t *b,
+              size_t n, double *pC);
+
 /* Read element i of a float32 little-endian vector at any alignment. */
 static inline float embFloatAt(const uint8_t *a, size_t i){
   float x;

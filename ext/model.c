@@ -702,7 +702,9 @@ int embModelAcquire(const char *zPath, EmbModel **ppOut, char **pzErr){
 
   *ppOut = 0;
   *pzErr = 0;
-  fd = open(zPath, O_RDONLY|O_CLOEXEC);
+  /* O_NONBLOCK: a FIFO (or a device) must not block the open; anything
+  ** but a regular file is refused below, and mmap ignores the flag */
+  fd = open(zPath, O_RDONLY|O_CLOEXEC|O_NONBLOCK);
   if( fd<0 ){
     *pzErr = embMprintf("cannot open model '%s': %s", zPath, strerror(errno));
     return 1;

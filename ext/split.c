@@ -6,36 +6,39 @@
 **     SELECT chunk FROM embed_split(body, 300, 'wl') JOIN docs ...;
 **
 ** Each row is one chunk of the text; the chunks, in order, concatenate back
-** to the text exactly.  start and end are character offsets, start counted
-** from 0 and end exclusive: substr(text, start + 1, end - start) = chunk.
+** to the text exactly, byte for byte (NUL bytes and invalid UTF-8
+** included).  start and end are character offsets, start counted from 0
+** and end exclusive, characters counted as substr() counts them, so
+** substr(text, start + 1, end - start) = chunk (up to a NUL byte, where
+** SQLite's substr() and length() stop; embed_split counts a NUL as one
+** character and goes on).
 **
 ** HOW IT WORKS
-** 1. Sentences.  The text is cut after each run of . ! ? or the ellipsis
-**    (with any closing quotes and brackets) that is followed by white
-**    space, and after each line break; white space stays with the sentence
-**    before it.  A period after a single letter, a dotted abbreviation
-**    ("U.S.", "e.g.") or a common one ("Dr.", "etc.") does not end a
-**    sentence.  A sentence longer than
-**    twice the target is cut at white space into pieces near the target.
-** 2. Similarity.  Each sentence is embedded with the model (as embed()
-**    does) and each neighbouring pair gets its cosine; a pair where either
+** 1. Pieces (segment.c): the text is cut into sentences, and sentences of
+**    more than twice the target into pieces at white space.
+** 2. Similarity.  Each piece is embedded with the model (as embed() does)
+**    and each neighbouring pair gets its embCosine(); a pair where either
 **    side has no known word counts as 0.
-** 3. Cuts.  Dynamic programming over the sentence boundaries chooses the
-**    chunks that minimise the sum, over chunks, of ((length - target) /
-**    target)^2, plus, for each cut, SPLIT_W * (1 + cosine) / 2: chunks near
-**    the target size, cut where consecutive sentences are least similar.
-**    A chunk holds at most 3 x target characters unless one piece is
-**    longer.  O(sentences x sentences-per-chunk) time.
+** 3. Cuts (segment.c): the chunks near the target size, cut where
+**    consecutive pieces are least similar, chosen by dynamic programming
+**    with the convex hull trick.
+** All of it is linear in the length of the text (segment.c says why);
+** memory is a few words a piece.  sqlite3_interrupt() and the progress
+** handler are honoured throughout (progress.h).  target_size follows
+** args.h: an integer from 1 to 1,000,000,000; 64-bit arithmetic wherever
+** it is used.
 */
 #include "split.h"
+#include "args.h"
 #include "conn.h"
+#include "kernels.h"
+#include "progress.h"
+#include "segment.h"
 
 #include <math.h>
 #include <string.h>
 
 SQLITE_EXTENSION_INIT3
-
-#define SPLIT_W 0.5          /* weight of a cut's similarity against size */
 
 /* Column numbers */
 #define SPLIT_CHUNK   0
@@ -45,26 +48,23 @@ SQLITE_EXTENSION_INIT3
 #define SPLIT_TARGET  4      /* hidden: argument 2 */
 #define SPLIT_MODEL   5      /* hidden: argument 3, optional */
 
+#define SPLIT_TARGET_MAX 1000000000   /* characters */
+
 typedef struct split_vtab split_vtab;
 struct split_vtab {
   sqlite3_vtab base;
+  sqlite3 *db;
   EmbConn *pConn;
-};
-
-/* One piece of the text: bytes [iByte, iByte+nByte), nChar characters. */
-typedef struct SplitPiece SplitPiece;
-struct SplitPiece {
-  int iByte, nByte;
-  int nChar;
 };
 
 typedef struct split_cursor split_cursor;
 struct split_cursor {
   sqlite3_vtab_cursor base;
+  EmbProgress prog;          /* interrupt checks, on the vtab's connection */
   char *zText;               /* a copy of the text (valid while scanning) */
   int nChunk, iChunk;
   int *aByte;                /* chunk i is bytes [aByte[i], aByte[i+1]) */
-  int *aChar;                /* and characters [aChar[i], aChar[i+1]) */
+  sqlite3_int64 *aChar;      /* and characters [aChar[i], aChar[i+1]) */
 };
 
 static int splitConnect(sqlite3 *db, void *pAux, int argc,
@@ -80,6 +80,7 @@ static int splitConnect(sqlite3 *db, void *pAux, int argc,
   pNew = sqlite3_malloc64(sizeof(*pNew));
   if( pNew==0 ) return SQLITE_NOMEM;
   memset(pNew, 0, sizeof(*pNew));
+  pNew->db = db;
   pNew->pConn = (EmbConn*)pAux;
   sqlite3_vtab_config(db, SQLITE_VTAB_INNOCUOUS);
   *ppVtab = &pNew->base;
@@ -105,187 +106,101 @@ static void cursorClear(split_cursor *pCur){
   sqlite3_free(pCur->aByte);
   sqlite3_free(pCur->aChar);
   pCur->zText = 0;
-  pCur->aByte = pCur->aChar = 0;
+  pCur->aByte = 0;
+  pCur->aChar = 0;
   pCur->nChunk = pCur->iChunk = 0;
 }
 
 static int splitClose(sqlite3_vtab_cursor *cur){
   cursorClear((split_cursor*)cur);
+  embProgressClear(&((split_cursor*)cur)->prog);
   sqlite3_free(cur);
   return SQLITE_OK;
 }
 
-static int isSpace(char c){
-  return c==' ' || c=='\t' || c=='\n' || c=='\r' || c=='\f' || c=='\v';
+/* segment.c's xTick: count the steps as work for the interrupt checks. */
+static int splitTick(void *pArg, uint64_t nStep){
+  return embProgressTick((EmbProgress*)pArg, nStep);
 }
 
-/* Does the period at z[i] end an abbreviation rather than a sentence? */
-static int isAbbreviation(const char *z, int iStart, int i){
-  static const char *azAbbr[] = { "mr", "mrs", "ms", "dr", "st", "vs", "etc",
-    "prof", "inc", "jr", "sr", "no", "fig", "approx", "dept",
-    "est", "mt", "ltd", "co", "corp" };
-  int j = i, n;
-  size_t k;
-  while( j>iStart && !isSpace(z[j-1]) ) j--;
-  n = i - j;
-  if( n==1 && ((z[j]>='a' && z[j]<='z') || (z[j]>='A' && z[j]<='Z')) ){
-    return 1;                                /* "J. Smith" */
-  }
-  if( n>1 && memchr(z+j, '.', (size_t)n) ) return 1;   /* "U.S.", "e.g." */
-  for(k=0; k<sizeof(azAbbr)/sizeof(azAbbr[0]); k++){
-    if( (int)strlen(azAbbr[k])==n && sqlite3_strnicmp(z+j, azAbbr[k], n)==0 ){
-      return 1;
-    }
-  }
-  return 0;
-}
-
-static int charCount(const char *z, int n){
-  int i, c = 0;
-  for(i=0; i<n; i++) c += ((unsigned char)z[i] & 0xC0)!=0x80;
-  return c;
+/* What a segment.c return means for SQLite. */
+static int segRc(const split_cursor *pCur, int rc){
+  if( rc==EMB_SEG_NOMEM ) return SQLITE_NOMEM;
+  if( rc==EMB_SEG_STOPPED ) return pCur->prog.rc ? pCur->prog.rc : SQLITE_INTERRUPT;
+  return SQLITE_OK;
 }
 
 /*
-** Cut z[0..n) into pieces (step 1 of HOW IT WORKS), at most nTarget*2
-** characters each where white space allows.  Returns the count, or -1 when
-** out of memory; *paPiece is from sqlite3_malloc (the caller frees it).
-*/
-static int splitPieces(const char *z, int n, int nTarget,
-                       SplitPiece **paPiece){
-  SplitPiece *a = 0;
-  int nPiece = 0, nAlloc = 0, i = 0, iStart = 0;
-  while( iStart<n ){
-    int iEnd = n;
-    /* find the end of the sentence that starts at iStart */
-    for(i=iStart; i<n; i++){
-      char c = z[i];
-      int isEnd = 0, j = i+1;
-      if( c=='\n' ){
-        isEnd = 1;
-      }else if( c=='.' || c=='!' || c=='?'
-             || (c=='\xE2' && i+2<n && z[i+1]=='\x80' && z[i+2]=='\xA6') ){
-        if( c=='\xE2' ) j = i+3;
-        while( j<n && (z[j]=='.' || z[j]=='!' || z[j]=='?' || z[j]=='"'
-                       || z[j]=='\'' || z[j]==')' || z[j]==']') ) j++;
-        isEnd = (j>=n || isSpace(z[j])) && !(c=='.' && isAbbreviation(z, iStart, i));
-      }
-      if( isEnd ){
-        while( j<n && isSpace(z[j]) ) j++;   /* white space stays with it */
-        iEnd = j;
-        break;
-      }
-    }
-    /* the sentence [iStart, iEnd), cut at white space when too long */
-    while( iStart<iEnd ){
-      int iCut = iEnd;
-      if( charCount(z+iStart, iEnd-iStart) > 2*nTarget ){
-        int nChar = 0, iLastSpace = -1;
-        for(i=iStart; i<iEnd; i++){
-          if( ((unsigned char)z[i] & 0xC0)!=0x80 ) nChar++;
-          if( isSpace(z[i]) && (i+1>=iEnd || !isSpace(z[i+1])) ) iLastSpace = i+1;
-          if( nChar>=nTarget && iLastSpace>iStart ) break;
-        }
-        if( iLastSpace>iStart && iLastSpace<iEnd ) iCut = iLastSpace;
-      }
-      if( nPiece>=nAlloc ){
-        SplitPiece *aNew;
-        nAlloc = nAlloc ? nAlloc*2 : 64;
-        aNew = sqlite3_realloc64(a, sizeof(*a)*(sqlite3_uint64)nAlloc);
-        if( aNew==0 ){ sqlite3_free(a); return -1; }
-        a = aNew;
-      }
-      a[nPiece].iByte = iStart;
-      a[nPiece].nByte = iCut - iStart;
-      a[nPiece].nChar = charCount(z+iStart, iCut-iStart);
-      nPiece++;
-      iStart = iCut;
-    }
-  }
-  *paPiece = a;
-  return nPiece;
-}
-
-/*
-** Split the text into chunks for pCur.  Returns SQLITE_OK, SQLITE_NOMEM.
+** Split pCur->zText (n bytes) into chunks for pCur: the byte and character
+** offsets of each.  Returns SQLITE_OK, SQLITE_NOMEM or SQLITE_INTERRUPT.
 */
 static int splitText(split_cursor *pCur, EmbConn *pConn, EmbModel *pModel,
-                     int nTarget){
+                     int n, sqlite3_int64 nTarget){
   const char *z = pCur->zText;
-  int n = (int)strlen(z);
-  SplitPiece *aPiece = 0;
-  int nPiece, i, j, nDims = pModel->nDims, rc = SQLITE_OK;
+  const EmbKernels *pK = embKernels();
+  EmbSeg seg;
+  EmbSegPiece *aPiece = 0;
+  int nPiece = 0, i, nDims = pModel->nDims, rc;
   float *aVec = 0;
-  double *aSim = 0, *aCost = 0;
-  int *aFrom = 0;
-  nPiece = splitPieces(z, n, nTarget, &aPiece);
-  if( nPiece<0 ) return SQLITE_NOMEM;
-  if( nPiece==0 ) return SQLITE_OK;
+  double *aSim = 0;
+  int *aFirst = 0;
+  sqlite3_int64 nChar;
+  memset(&seg, 0, sizeof(seg));
+  seg.xTick = splitTick;
+  seg.pTickArg = &pCur->prog;
+  rc = segRc(pCur, embSegPieces(&seg, z, n, nTarget, &aPiece, &nPiece));
+  if( rc || nPiece==0 ) return rc;
   aVec = sqlite3_malloc64(sizeof(float)*(sqlite3_uint64)nDims*2);
   aSim = sqlite3_malloc64(sizeof(double)*(sqlite3_uint64)nPiece);
-  aCost = sqlite3_malloc64(sizeof(double)*(sqlite3_uint64)(nPiece+1));
-  aFrom = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)(nPiece+1));
-  pCur->aByte = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)(nPiece+1));
-  pCur->aChar = sqlite3_malloc64(sizeof(int)*(sqlite3_uint64)(nPiece+1));
-  if( !aVec || !aSim || !aCost || !aFrom || !pCur->aByte || !pCur->aChar ){
+  aFirst = sqlite3_malloc64(sizeof(int)*((sqlite3_uint64)nPiece+1));
+  if( !aVec || !aSim || !aFirst ){
     rc = SQLITE_NOMEM;
     goto split_done;
   }
-  /* aSim[i]: cosine of pieces i and i+1 (both unit vectors or zero) */
+  /* aSim[i]: the cosine of pieces i and i+1 (0 when one has no word) */
   for(i=0; i<nPiece; i++){
-    float *pCurVec = aVec + (size_t)(i&1)*nDims;
-    float *pPrev = aVec + (size_t)((i+1)&1)*nDims;
-    rc = embEmbedText(pConn, pModel, z + aPiece[i].iByte,
-                      (size_t)aPiece[i].nByte, nDims, pCurVec);
+    float *pThis = aVec + (size_t)(i&1)*(size_t)nDims;
+    float *pPrev = aVec + (size_t)((i+1)&1)*(size_t)nDims;
+    int nByte = aPiece[i+1].iByte - aPiece[i].iByte;
+    rc = embEmbedText(pConn, pModel, z + aPiece[i].iByte, (size_t)nByte,
+                      nDims, pThis);
     if( rc ) goto split_done;
     if( i>0 ){
-      double dot = 0.0;
-      for(j=0; j<nDims; j++) dot += (double)pCurVec[j]*pPrev[j];
-      aSim[i-1] = dot;
-    }
-  }
-  /* aCost[i]: least cost of chunking pieces [0, i); aFrom[i]: where the
-  ** last chunk of that best solution starts */
-  aCost[0] = 0.0;
-  for(i=1; i<=nPiece; i++){
-    int nChar = 0;
-    aCost[i] = INFINITY;
-    aFrom[i] = i-1;
-    for(j=i-1; j>=0; j--){
-      double d, c;
-      nChar += aPiece[j].nChar;
-      if( j<i-1 && nChar > 3*nTarget ) break;
-      d = (double)(nChar - nTarget)/nTarget;
-      c = aCost[j] + d*d;
-      if( j>0 ) c += SPLIT_W*(1.0 + aSim[j-1])/2.0;
-      if( c<aCost[i] ){
-        aCost[i] = c;
-        aFrom[i] = j;
+      double c = 0.0;
+      if( embCosine(pK, (const uint8_t*)pThis, (const uint8_t*)pPrev,
+                    (size_t)nDims, &c)!=EMB_COS_OK ){
+        c = 0.0;
       }
+      aSim[i-1] = c;
     }
+    rc = embProgressTick(&pCur->prog, (sqlite3_uint64)nByte + (sqlite3_uint64)nDims);
+    if( rc ) goto split_done;
   }
-  /* walk back from the end, then reverse into chunk boundaries */
-  pCur->nChunk = 0;
-  for(i=nPiece; i>0; i=aFrom[i]) pCur->nChunk++;
-  j = pCur->nChunk;
-  pCur->aByte[j] = n;
-  pCur->aChar[j] = 0;
-  for(i=nPiece; i>0; i=aFrom[i]){
-    j--;
-    pCur->aByte[j] = aPiece[aFrom[i]].iByte;
+  rc = segRc(pCur, embSegChoose(&seg, aPiece, nPiece, aSim, nTarget, aFirst,
+                                &pCur->nChunk));
+  if( rc ) goto split_done;
+  pCur->aByte = sqlite3_malloc64(sizeof(int)*((sqlite3_uint64)pCur->nChunk+1));
+  pCur->aChar = sqlite3_malloc64(sizeof(sqlite3_int64)*((sqlite3_uint64)pCur->nChunk+1));
+  if( pCur->aByte==0 || pCur->aChar==0 ){
+    rc = SQLITE_NOMEM;
+    goto split_done;
   }
-  for(i=0, j=0; i<pCur->nChunk; i++){
-    pCur->aChar[i] = j;
-    j += charCount(z + pCur->aByte[i], pCur->aByte[i+1] - pCur->aByte[i]);
+  nChar = 0;
+  for(i=0; i<pCur->nChunk; i++){
+    int j;
+    pCur->aByte[i] = aPiece[aFirst[i]].iByte;
+    pCur->aChar[i] = nChar;
+    for(j=aFirst[i]; j<aFirst[i+1]; j++) nChar += aPiece[j].nChar;
   }
-  pCur->aChar[pCur->nChunk] = j;
+  pCur->aByte[pCur->nChunk] = n;
+  pCur->aChar[pCur->nChunk] = nChar;
 
 split_done:
+  if( rc ) pCur->nChunk = 0;
   sqlite3_free(aPiece);
   sqlite3_free(aVec);
   sqlite3_free(aSim);
-  sqlite3_free(aCost);
-  sqlite3_free(aFrom);
+  sqlite3_free(aFirst);
   return rc;
 }
 
@@ -301,8 +216,9 @@ static int splitFilter(sqlite3_vtab_cursor *cur, int idxNum,
   split_cursor *pCur = (split_cursor*)cur;
   split_vtab *pTab = (split_vtab*)cur->pVtab;
   const char *zText, *zModel = "default";
-  sqlite3_int64 nTarget;
+  sqlite3_int64 nTarget = 0;
   EmbModel *pModel;
+  int n, e;
   (void)idxStr;
   cursorClear(pCur);
   if( idxNum!=3 || argc<2 ){
@@ -310,17 +226,25 @@ static int splitFilter(sqlite3_vtab_cursor *cur, int idxNum,
         "embed_split(): needs a text and a target size: "
         "embed_split(text, target_size [, model])"));
   }
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return SQLITE_OK;
-  if( sqlite3_value_type(argv[1])!=SQLITE_INTEGER
-   || (nTarget = sqlite3_value_int64(argv[1]))<1 || nTarget>1000000000 ){
-    return vtabError(cur->pVtab, sqlite3_mprintf(
-        "embed_split(): target_size must be a positive integer (characters), "
-        "not '%q'", (const char*)sqlite3_value_text(argv[1])));
+  e = embArgInt(argv[1], 1, SPLIT_TARGET_MAX, &nTarget);
+  if( e==EMB_ARG_NOMEM ) return SQLITE_NOMEM;
+  if( e!=EMB_ARG_OK ){
+    return vtabError(cur->pVtab, embArgIntError("embed_split(): target_size",
+                                                1, SPLIT_TARGET_MAX, argv[1]));
   }
   if( argc>2 && sqlite3_value_type(argv[2])!=SQLITE_NULL ){
+    if( sqlite3_value_type(argv[2])!=SQLITE_TEXT ){
+      char *zVal = embArgDescribe(argv[2]);
+      int rc = vtabError(cur->pVtab, zVal ? sqlite3_mprintf(
+          "embed_split(): the model must be given by name (text), not %s",
+          zVal) : 0);
+      sqlite3_free(zVal);
+      return rc;
+    }
     zModel = (const char*)sqlite3_value_text(argv[2]);
     if( zModel==0 ) return SQLITE_NOMEM;
   }
+  if( sqlite3_value_type(argv[0])==SQLITE_NULL ) return SQLITE_OK;
   pModel = embConnFind(pTab->pConn, zModel);
   if( pModel==0 ){
     char *zWhy = embConnMissingModel(pTab->pConn, zModel);
@@ -328,11 +252,19 @@ static int splitFilter(sqlite3_vtab_cursor *cur, int idxNum,
     sqlite3_free(zWhy);
     return vtabError(cur->pVtab, zMsg);
   }
-  zText = (const char*)sqlite3_value_text(argv[0]);
-  if( zText==0 ) return SQLITE_NOMEM;
-  pCur->zText = sqlite3_mprintf("%s", zText);
+  /* TEXT and BLOB alike, as bytes; every byte, NUL included, is kept */
+  zText = sqlite3_value_type(argv[0])==SQLITE_BLOB
+        ? (const char*)sqlite3_value_blob(argv[0])
+        : (const char*)sqlite3_value_text(argv[0]);
+  n = sqlite3_value_bytes(argv[0]);
+  if( zText==0 && n>0 ) return SQLITE_NOMEM;
+  pCur->zText = sqlite3_malloc64((sqlite3_uint64)n + 1);
   if( pCur->zText==0 ) return SQLITE_NOMEM;
-  return splitText(pCur, pTab->pConn, pModel, (int)nTarget);
+  if( n>0 ) memcpy(pCur->zText, zText, (size_t)n);
+  pCur->zText[n] = 0;
+  if( pCur->prog.db==0 ) embProgressInit(&pCur->prog, pTab->db);
+  embProgressReset(&pCur->prog);
+  return splitText(pCur, pTab->pConn, pModel, n, nTarget);
 }
 
 static int splitNext(sqlite3_vtab_cursor *cur){
@@ -354,8 +286,8 @@ static int splitColumn(sqlite3_vtab_cursor *cur, sqlite3_context *ctx,
       sqlite3_result_text(ctx, pCur->zText + pCur->aByte[k],
                           pCur->aByte[k+1] - pCur->aByte[k], SQLITE_TRANSIENT);
       break;
-    case SPLIT_START: sqlite3_result_int(ctx, pCur->aChar[k]); break;
-    case SPLIT_END:   sqlite3_result_int(ctx, pCur->aChar[k+1]); break;
+    case SPLIT_START: sqlite3_result_int64(ctx, pCur->aChar[k]); break;
+    case SPLIT_END:   sqlite3_result_int64(ctx, pCur->aChar[k+1]); break;
     default: break;   /* the hidden arguments read back as NULL */
   }
   return SQLITE_OK;

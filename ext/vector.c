@@ -12,6 +12,7 @@
 ** locale.
 */
 #include "vector.h"
+#include "args.h"
 #include "kernels.h"
 
 #include <locale.h>
@@ -24,8 +25,15 @@ SQLITE_EXTENSION_INIT3
 /* A short printable excerpt of z[i..n) for error messages. */
 static char *excerpt(const char *z, size_t n, size_t i){
   size_t len = n - i < 16 ? n - i : 16;
+  char *zQ, *zOut;
   if( len==0 ) return sqlite3_mprintf("end of text");
-  return sqlite3_mprintf("'%.*q%s'", (int)len, z+i, n-i>16 ? "..." : "");
+  /* cut at a character boundary; embArgQuote() makes it valid UTF-8 */
+  while( len<n-i && len>1 && ((unsigned char)z[i+len] & 0xc0)==0x80 ) len--;
+  zQ = embArgQuote(z+i, (int)len);
+  if( zQ==0 || len>=n-i ) return zQ;
+  zOut = sqlite3_mprintf("%.*s...'", (int)strlen(zQ)-1, zQ);
+  sqlite3_free(zQ);
+  return zOut;
 }
 
 static const char *typeName(int eType){

@@ -113,6 +113,8 @@ fi
 if [ "$BUILD" = build ]; then
   echo "== $BUILD: clients (python, node, sqlite-vec)"
   run bash test/clients/run.sh "$BUILD"
+  echo "== $BUILD: interrupts in a newer SQLite (3.53's headers and library)"
+  run bash test/newsqlite.sh
   echo "== $BUILD: make install"
   run bash test/install.sh "$BUILD"
   echo "== $BUILD: README.md's SQL reference"

@@ -223,6 +223,64 @@ static void testNonFinite(void){
   CHECK(embFindNonFinite(a, 5)==1, "-inf at 1");
 }
 
+/* embCosine(): a vector and its exact copy (or its double) have cosine
+** exactly 1, on every variant; tiny vectors have the direction of their
+** scaled-up copies; all-zero has none; NaN is reported. */
+static void testCosine(void){
+  const EmbKernels *const *aK;
+  int nK = embKernelsAll(&aK), k, iter, nNotOne = 0, nTinyOff = 0;
+  static uint8_t a[4*300], b[4*300], t[4*300];
+  float x[300];
+  double c = 0, c2 = 0;
+  for(iter=0; iter<2000; iter++){
+    size_t n = 1 + (size_t)(rng()%300), i;
+    for(i=0; i<n; i++) x[i] = rngFloat();
+    putFloats(a, x, n);
+    for(i=0; i<n; i++) x[i] *= 2.0f;
+    putFloats(b, x, n);
+    for(i=0; i<n; i++) x[i] *= 1e-32f;            /* squares below 1e-60 */
+    putFloats(t, x, n);
+    for(k=0; k<nK; k++){
+      if( embCosine(aK[k], a, a, n, &c)!=EMB_COS_OK || c!=1.0 ) nNotOne++;
+      if( embCosine(aK[k], a, b, n, &c)!=EMB_COS_OK || c!=1.0 ) nNotOne++;
+      if( embCosine(aK[k], t, b, n, &c)!=EMB_COS_OK || fabs(c-1.0)>1e-6 ){
+        nTinyOff++;
+      }
+    }
+  }
+  CHECK(nNotOne==0, "%d copies or doubles with cosine != 1.0", nNotOne);
+  CHECK(nTinyOff==0, "%d tiny vectors off their direction", nTinyOff);
+  {
+    float p[3] = { 1e-30f, 0, 0 }, q[3] = { 1e-30f, 1e-30f, 0 };
+    float z[3] = { 0, -0.0f, 0 }, big[3] = { 3e38f, 3e38f, 0 };
+    float nan[3] = { 1, NAN, 0 };
+    uint8_t ap[12], aq[12], az[12], ab[12], an[12];
+    putFloats(ap, p, 3); putFloats(aq, q, 3); putFloats(az, z, 3);
+    putFloats(ab, big, 3); putFloats(an, nan, 3);
+    CHECK(embCosine(embKernels(), ap, aq, 3, &c)==EMB_COS_OK
+          && fabs(c - sqrt(0.5))<1e-12, "tiny: %.17g", c);
+    CHECK(embCosine(embKernels(), az, aq, 3, &c)==EMB_COS_ZERO, "zero");
+    CHECK(embCosine(embKernels(), aq, az, 3, &c)==EMB_COS_ZERO, "zero 2nd");
+    CHECK(embCosine(embKernels(), ab, aq, 3, &c)==EMB_COS_OK
+          && fabs(c - 1.0)<1e-12, "float sums overflow: %.17g", c);
+    CHECK(embCosine(embKernels(), an, aq, 3, &c)==EMB_COS_NONFINITE, "NaN");
+    /* every variant the same bits */
+    for(iter=0; iter<200; iter++){
+      size_t n = 1 + (size_t)(rng()%300), i;
+      for(i=0; i<n; i++) x[i] = rngFloat();
+      putFloats(a, x, n);
+      for(i=0; i<n; i++) x[i] = rngFloat();
+      putFloats(b, x, n);
+      embCosine(aK[0], a, b, n, &c);
+      for(k=1; k<nK; k++){
+        embCosine(aK[k], a, b, n, &c2);
+        CHECK(memcmp(&c, &c2, sizeof(c))==0, "%s differs from portable",
+              aK[k]->zName);
+      }
+    }
+  }
+}
+
 int main(void){
   const EmbKernels *const *aK;
   int nK = embKernelsAll(&aK), k;
@@ -237,6 +295,7 @@ int main(void){
   testHammingMany256();
   testFineScan();
   testNonFinite();
+  testCosine();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;
 }

@@ -135,6 +135,27 @@ check_error("embed() dims out of range", conn, "SELECT embed('cat', 9, 'mini')",
 check_error("embed_load() missing file", conn, "SELECT embed_load('x', ?)",
             ("/nonexistent/x.emb",),
             "embed_load(): cannot open model '/nonexistent/x.emb': No such file or directory")
+# text that is not UTF-8, quoted in a message: an sqlite3 error that says
+# so (U+FFFD where the bytes were invalid), not a UnicodeDecodeError
+check_error("invalid UTF-8 in a quoted argument", conn,
+            "SELECT embed('x', CAST(? AS TEXT), 'mini')", (b"2\xff",),
+            "embed(): dims must be an integer from 1 to 4, not '2\ufffd'")
+check_error("invalid UTF-8 in a model name", conn,
+            "SELECT embed('x', NULL, CAST(? AS TEXT))", (b"w\xc3",),
+            "embed(): no model named 'w\ufffd' (load one with embed_load('w\ufffd', 'PATH.emb'))")
+check_error("invalid UTF-8 in a path", conn,
+            "SELECT embed_load('x', CAST(? AS TEXT))", (b"/nonexistent/\xfe.emb",),
+            "embed_load(): cannot open model '/nonexistent/\ufffd.emb': No such file or directory")
+check_error("invalid UTF-8 in JSON", conn, "SELECT cosine(CAST(? AS TEXT), '[1]')",
+            (b"[\xff]",),
+            "cosine(): first vector is not a JSON array of numbers: unexpected '\ufffd]' at offset 1")
+check_error("invalid UTF-8 in an index name", conn,
+            "SELECT * FROM embed_dedup(CAST(? AS TEXT), 0.5)", (b"\x80x",),
+            "embed_dedup(): no embed_index named '\ufffdx'")
+check_error("a long text cut at a character", conn,
+            "SELECT hamming(?, x'00')", ("a" + "\u00e9" * 40,),
+            "hamming(): first argument must be a BLOB of bits, not text ('a"
+            + "\u00e9" * 28 + "...')")
 
 # --- embed_index: insert, search, against a brute-force reference ---------
 conn.execute("CREATE VIRTUAL TABLE notes USING embed_index(model=mini)")
