@@ -205,24 +205,10 @@ static int indexCheckBroken(index_vtab *p){
 
 int embIndexDistance(const uint8_t *a, const uint8_t *b, size_t n,
                      double *pD){
-  double ab, aa, bb, c;
-  embKernels()->xDot3(a, b, n, &ab, &aa, &bb);
-  if( !isfinite(ab) || !isfinite(aa) || !isfinite(bb) ){
-    /* Finite inputs (the index holds no others) whose float sums
-    ** overflowed: add up in double, as cosine() does. */
-    size_t i;
-    ab = aa = bb = 0.0;
-    for(i=0; i<n; i++){
-      double x = embFloatAt(a, i), y = embFloatAt(b, i);
-      ab += x*y;
-      aa += x*x;
-      bb += y*y;
-    }
-  }
-  if( !(aa>0.0 && bb>0.0) ) return 0;
-  c = ab / (sqrt(aa)*sqrt(bb));
-  if( c>1.0 ) c = 1.0;
-  if( c<-1.0 ) c = -1.0;
+  double c;
+  /* cosine()'s own arithmetic (kernels.c), so that distance is exactly
+  ** 1 - cosine(vector, query). */
+  if( embCosine(embKernels(), a, b, n, &c)!=EMB_COS_OK ) return 0;
   *pD = 1.0 - c;
   return 1;
 }
@@ -536,15 +522,18 @@ static int indexUpdate(sqlite3_vtab *pVtab, int argc, sqlite3_value **argv,
   int rc = indexCheckBroken(p);
   if( rc ) return rc;
   p->nWrite++;
+  /* A first write may load the cache or migrate a format-1 index. */
+  embProgressInit(&p->prog, p->db);
   if( argc==1 ){
     rc = embStoreWriteBegin(p);
     if( rc==SQLITE_OK ) rc = indexDeleteRow(p, sqlite3_value_int64(argv[0]));
-    return rc;
+  }else if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
+    rc = indexInsert(p, argv, pRowid);
+  }else{
+    rc = indexUpdateRow(p, argv);
   }
-  if( sqlite3_value_type(argv[0])==SQLITE_NULL ){
-    return indexInsert(p, argv, pRowid);
-  }
-  return indexUpdateRow(p, argv);
+  embProgressClear(&p->prog);
+  return rc;
 }
 
 /* ------------------------------------------------------------------------
@@ -829,6 +818,7 @@ static int indexLoadConfig(index_vtab *p, char **pzErr){
 static void indexFree(index_vtab *p){
   if( p==0 ) return;
   indexFinalizeStmts(p);
+  embProgressClear(&p->prog);
   embStoreFree(p->pCache);
   sqlite3_free(p->aScratch);
   sqlite3_free(p->zDb);
@@ -1106,7 +1096,12 @@ static int indexNext(sqlite3_vtab_cursor *cur){
       pCur->bRowLoaded = 0;
     }
     if( pCur->bStream && pCur->iHit>=pCur->nHit && !pCur->bStreamEnd ){
-      return streamFill(pCur);
+      index_vtab *p = (index_vtab*)cur->pVtab;
+      int rc;
+      embProgressInit(&p->prog, p->db);
+      rc = streamFill(pCur);
+      embProgressClear(&p->prog);
+      return rc;
     }
     return SQLITE_OK;
   }
@@ -1732,7 +1727,9 @@ static int indexFilter(sqlite3_vtab_cursor *cur, int idxNum,
   if( idxNum & INDEX_PLAN_MATCH ){
     int64_t t0 = embMetricsNow();
     pCur->bMatch = 1;
+    embProgressInit(&p->prog, p->db);
     rc = filterMatch(pCur, idxNum, argc, argv);
+    embProgressClear(&p->prog);
     if( rc==SQLITE_OK ) embMetricsQuery(p->pSeries, embMetricsNow() - t0);
     return rc;
   }

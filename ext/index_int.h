@@ -18,6 +18,7 @@
 #include "sqlite3ext.h"
 #include "conn.h"
 #include "metrics.h"
+#include "progress.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -146,6 +147,10 @@ struct index_vtab {
   EmbSeries *pSeries;        /* embed_metrics() counters, "schema.table";
                              ** NULL until the first query */
   sqlite3_stmt *aStmt[INDEX_NSTMT];
+  /* sqlite3_interrupt() and the progress handler, watched by the long
+  ** loops (loading, migrating, scanning) of the call in progress: set up
+  ** and cleared by index.c around each xFilter, xNext and xUpdate. */
+  EmbProgress prog;
 };
 
 /* What a MATCH query asks for besides the vector. */

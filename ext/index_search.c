@@ -215,6 +215,9 @@ static void rowExactMem(void *pArg, uint32_t iPos, sqlite3_int64 iRowid,
                         const uint8_t *aCode){
   RowCtx *x = (RowCtx*)pArg;
   double d;
+  if( embProgressTick(&((index_vtab*)x->p)->prog, (sqlite3_uint64)x->p->nDims) ){
+    return;                    /* interrupted: the caller reads prog.rc */
+  }
   if( embIndexDistance((const uint8_t*)x->q->aQ, aCode, (size_t)x->p->nDims,
                        &d)
    && queryAllows(x->q, d) ){
@@ -273,7 +276,7 @@ static void candPrune(CandList *l, double rMax){
 ** only falls as rows are seen, and rows beyond the current T are skipped
 ** at the cost of one comparison.
 */
-static int stageHamming(const index_vtab *p, const IndexQuery *q,
+static int stageHamming(index_vtab *p, const IndexQuery *q,
                         const uint8_t *aQCode, sqlite3_int64 nWant,
                         CandList *pOut, sqlite3_int64 *pnScan){
   const EmbKernels *pK = embKernels();
@@ -331,6 +334,8 @@ static int stageHamming(const index_vtab *p, const IndexQuery *q,
         uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
         pK->xHammingMany(aQCode, aCode + p->nStride*(size_t)s, p->nStride,
                          p->nStride, n, aDist);
+        rc = embProgressTick(&p->prog, (sqlite3_uint64)n*p->nStride/8);
+        if( rc ) goto stage1_done;
         for(j=0; j<n; j++){
           if( aDist[j]>T ) continue;
           if( !embChunkValid(pC, s+j) ) continue;
@@ -465,6 +470,8 @@ static int stageFineAll(index_vtab *p, const IndexQuery *q, CandList *pOut,
       uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
       pK->xFineScan(qEven, qOdd, aCode + p->nFine*(size_t)s, p->nFine,
                     p->nFine, n, aDot);
+      rc = embProgressTick(&p->prog, (sqlite3_uint64)n*p->nFine);
+      if( rc ) break;
       for(j=0; j<n; j++){
         float rScale;
         double d;
@@ -578,6 +585,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     x.pHeap = &heap;
     forEachRow(p, q, rowExactMem, &x);
     plan.nScan = nRows;
+    rc = p->prog.rc;
     goto done;
   }
 

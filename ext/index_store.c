@@ -476,8 +476,11 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       bShape = 1;
     }
     if( pChunk==0 ){
-      rc = storeLoadChunk(p, iId, iVer, (uint32_t)nCap, (uint32_t)nUsed,
-                          (uint32_t)nLive, &pChunk);
+      rc = embProgressTick(&p->prog, imgBytes(p, (uint32_t)nCap)/8);
+      if( rc==SQLITE_OK ){
+        rc = storeLoadChunk(p, iId, iVer, (uint32_t)nCap, (uint32_t)nUsed,
+                            (uint32_t)nLive, &pChunk);
+      }
       if( rc ) break;
     }
     apNew[nNew++] = pChunk;
@@ -562,6 +565,8 @@ static int storeLoadLegacy(index_vtab *p, IndexCache *c){
     const uint8_t *a = sqlite3_column_blob(pStmt, 1);
     int n = sqlite3_column_bytes(pStmt, 1);
     uint32_t i;
+    rc = embProgressTick(&p->prog, nCode);
+    if( rc ) break;
     if( (size_t)n!=nCode || a==0 ){
       rc = embIndexCorrupt(p, isBinary ? "code" : "data", sqlite3_mprintf(
           "row %lld has a %s of %d bytes, not %d", iRowid,
@@ -725,6 +730,8 @@ int embStoreWarm(index_vtab *p, size_t nBudget){
   if( c==0 || c->bLegacy || !hasFine(p) ) return SQLITE_OK;
   for(i=0; i<c->nChunk && nDone<nBudget && rc==SQLITE_OK; i++){
     if( c->apChunk[i]->aFine==0 ){
+      rc = embProgressTick(&p->prog, fineBytes(p, c->apChunk[i]->nCap)/8);
+      if( rc ) break;
       rc = storeLoadFine(p, c, c->apChunk[i]);
       nDone += fineBytes(p, c->apChunk[i]->nCap);
     }
@@ -894,7 +901,8 @@ static int storeMigrate(index_vtab *p){
           p->nDims*4));
       break;
     }
-    rc = storeAppend(p, c, iRowid, a);
+    rc = embProgressTick(&p->prog, (sqlite3_uint64)p->nDims*4);
+    if( rc==SQLITE_OK ) rc = storeAppend(p, c, iRowid, a);
   }
   if( pStmt ){
     int rc2 = sqlite3_finalize(pStmt);

@@ -282,6 +282,31 @@ static void testToolkit(sqlite3 *db){
         "the connection after the interrupts: %s", sqlite3_errmsg(db));
 }
 
+/* embed_index's scans: quant=none reads every float vector, quant=binary
+** every 4-bit code (at this size); both stop when told. */
+static void testIndex(sqlite3 *db){
+  char zQ[64*12+8];
+  int i, n = 0;
+  fillIndex(db, "sx", 200000, 64, 0);
+  exec(db, "CREATE VIRTUAL TABLE sb USING embed_index(model=mini, dims=64);"
+           "INSERT INTO sb(rowid, vector) SELECT rowid, vector FROM sx");
+  n += sprintf(zQ+n, "[");
+  for(i=0; i<64; i++) n += sprintf(zQ+n, "%s%.3f", i ? "," : "", rngFloat());
+  sprintf(zQ+n, "]");
+  checkInterrupt(db, "embed_index scan (quant=none)",
+                 "SELECT rowid FROM sx WHERE sx MATCH ?1 AND k = 10", zQ, 40);
+  checkProgressStop(db, "embed_index scan (quant=none, progress handler)",
+                    "SELECT rowid FROM sx WHERE sx MATCH ?1 AND k = 10", zQ, 40);
+  checkProgressStop(db, "embed_index 4-bit scan (progress handler)",
+                    "SELECT rowid FROM sb WHERE sb MATCH ?1 AND k = 10", zQ, 40);
+  CHECK(queryInt(db, "SELECT count(*) FROM sb WHERE sb MATCH '[1,0,0,0,0,0,0,"
+                     "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
+                     "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
+                     "0]' AND k = 5")==5,
+        "embed_index after the interrupts: %s", sqlite3_errmsg(db));
+  exec(db, "DROP TABLE sx; DROP TABLE sb");
+}
+
 /* Bytes SQLite's allocator had at its peak while zSql ran, above what it
 ** had before; *piOut the first column of its last row. */
 static sqlite3_int64 peakDuring(sqlite3 *db, const char *zSql,
@@ -363,6 +388,7 @@ int main(void){
   sqlite3_free(zSql);
   testSplit(db);
   testToolkit(db);
+  testIndex(db);
   testDedupMemory(db);
   testFifo(db, zDir);
   sqlite3_close(db);
