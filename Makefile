@@ -33,7 +33,7 @@ endif
 CFLAGS   := $(WARN) $(OPT) $(CPPFLAGS)
 LDLIBS   := -lm -lpthread
 
-EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c ext/index_store.c ext/index_search.c \
+EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.c ext/index_store.c ext/index_search.c ext/pages.c \
             ext/split.c ext/metrics.c ext/toolkit.c \
             ext/args.c ext/progress.c ext/segment.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \

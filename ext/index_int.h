@@ -51,8 +51,7 @@
 **          nStride, for quant=binary; float32 vectors for quant=none)
 **   aFine  NAME_fine.data (quant=binary): scales (nCap float32), then
 **          4-bit codes (nCap x nFine bytes).  NULL while not in memory:
-**          a new process reads the bit codes only, and fine codes as
-**          queries need them (index_search.c).
+**          only searches of a small index read them (index_search.c).
 */
 typedef struct IndexChunk IndexChunk;
 struct IndexChunk {
@@ -171,7 +170,6 @@ struct IndexPlan {
   int nCand1;                /* kept by the Hamming stage (0: skipped) */
   int nCand2;                /* kept by the 4-bit stage (0: skipped) */
   int nExact;                /* float vectors read for exact distances */
-  int nFineRead;             /* fine codes read from the shadow table */
 };
 
 /* ---- index.c ---------------------------------------------------------- */
@@ -258,18 +256,9 @@ static inline int embChunkValid(const IndexChunk *c, uint32_t i){
   return (c->aImg[i>>3] >> (i&7)) & 1;
 }
 
-/* Read the fine codes of slot iSlot of chunk iChunk (scale and nFine
-** bytes) into *pScale and aOut, from memory or from NAME_fine through
-** *ppBlob (opened or moved here; the caller closes it). */
-int embStoreFineRow(index_vtab *p, int iChunk, uint32_t iSlot,
-                    sqlite3_blob **ppBlob, float *pScale, uint8_t *aOut);
-
 /* Bring chunk iChunk's fine image into memory. */
 int embStoreChunkFine(index_vtab *p, int iChunk);
 
-/* Load the fine codes of chunks not yet in memory, up to about nBudget
-** bytes, so that later queries find them there. */
-int embStoreWarm(index_vtab *p, size_t nBudget);
 
 /* ---- index_search.c --------------------------------------------------- */
 

@@ -6,35 +6,35 @@
 **     embSearch(p, &q, &aHit, &nHit, 0);    aHit nearest first
 **
 ** HOW IT WORKS (quant=binary)
-**   1. Hamming.  The query's sign bits against every row's (kernels.c's
-**      popcount scan over each chunk's codes), keeping the nCand1 nearest
-**      in a bounded heap.  Skipped when the index is small enough for
-**      stage 2 to look at every row.
-**   2. 4-bit codes.  Each row also has a 4-bit code of its direction: a
-**      scale (the largest |component| of the unit vector, / 7) and each
-**      component rounded to -7..7 of it.  The float query's dot product
-**      with a code estimates its cosine with the row closely; the nCand2
-**      best estimates go on.  Codes not yet in memory are read from
-**      NAME_fine for these rows only (a new process reads no more than the
-**      bit codes before its first answer), then whole chunks are loaded
-**      within a budget per query.
-**   3. Exact.  The float vectors of those nCand2 rows, read from NAME_data
-**      in rowid order, give 1 - cosine as cosine() computes it: the k
+** Each row has sign bits (bquant() of its vector) and a 4-bit code of its
+** direction: a scale (the largest |component| of the unit vector, / 7)
+** and each component rounded to -7..7 of it (embFineEncode()).
+**   Small index (its 4-bit codes at most FINE_SCAN_BYTES): every row's
+**      4-bit code against the query rounded to int8 (kernels.c's
+**      xFineScan, exact integer sums), keeping the nCand2 best estimates;
+**      the sign bits would only lose rows the estimates keep (on real text
+**      at 64-128 dims they need a sixth of the rows as candidates to keep
+**      99% of the top 10, where the estimates need 30 rows).
+**   Large index: the Hamming distance of the sign bits to every row's
+**      (popcount), keeping the nCand1 nearest and every row tied with the
+**      last; then the float query's dot product with those rows' signs,
+**      keeping SIGN_FACTOR x nCand2.  Nothing but the sign bits is read,
+**      so a new connection's first query waits for them alone.
+**   Then exact: the float vectors of the rows left, read from NAME_data
+**      in rowid order, give 1 - cosine as cosine() computes it; the k
 **      nearest, ties broken by rowid, are the answer.
 ** quant=none scans the float vectors held in the chunks exactly.  An index
-** from format 1 (not migrated yet) has no 4-bit codes: stage 1 keeps
-** k x oversample rows (at least sqrt(rows)) for stage 3, as format 1 did.
+** from format 1 (not migrated yet) is searched as format 1 was: Hamming,
+** then k x oversample rows (at least sqrt(rows)) exactly.
 **
-** The plan.  nCand2 = k x oversample, the oversample given at CREATE or
-** INDEX_AUTO_FINE; nCand1 = nCand2 x a factor that grows as dims fall
-** (sign bits of fewer dimensions agree less with cosine order), and at
-** least 2 sqrt(rows).  When nCand1 reaches the rows, stage 1 is skipped;
-** when nCand2 does, stage 2 is too and every row is read exactly.  The
-** figures behind these choices are in bench/INDEX.md.
+** The plan.  nCand2 = k x fineFactor(dims) + 16, or k x oversample when
+** given; nCand1 = nCand2 x hammingFactor(dims), at least 2 sqrt(rows).
+** When a stage would keep every row it is skipped.  The figures behind
+** these choices are in bench/INDEX.md.
 **
-** Determinism.  Every stage orders by (estimate, rowid), and fine codes
-** are the same bytes whether read from memory or from the table, so a
-** query's answer does not depend on what the cache has loaded.
+** Determinism.  Each stage keeps the rows at or within a threshold of its
+** estimate (ties all kept), so the answer depends only on the rows and
+** the query, not on the order rows were seen or what is in memory.
 */
 #include "index_int.h"
 #include "kernels.h"
@@ -48,12 +48,12 @@ SQLITE_EXTENSION_INIT3
 
 #define LARGEST_INT64   ((sqlite3_int64)0x7fffffffffffffffLL)
 #define SEARCH_BLOCK    512        /* rows per xHammingMany call */
-#define WARM_BUDGET     (8u<<20)   /* fine-code bytes loaded per query */
+#define SIGN_FACTOR     4          /* exact candidates, sign vs 4-bit */
 /* Up to this many bytes of 4-bit codes, every row is estimated (no
-** Hamming stage): about 3 ms of memory reads on this project's machines,
-** and on real text at 64 and 128 dims the sign bits need a sixth of the
-** rows as candidates to keep 99% of the top 10 (bench/INDEX.md). */
-#define FINE_SCAN_BYTES (32u<<20)
+** Hamming stage, and a new connection reads every code at its first
+** query): on real text at 64 and 128 dims the sign bits need a sixth of
+** the rows as candidates to keep 99% of the top 10 (bench/INDEX.md). */
+#define FINE_SCAN_BYTES (16u<<20)
 
 /* ------------------------------------------------------------------------
 ** The 4-bit code
@@ -109,10 +109,6 @@ static int hitRowidCompare(const void *a, const void *b){
   return x<y ? -1 : x>y;
 }
 
-static int hitPosCompare(const void *a, const void *b){
-  uint32_t x = ((const IndexHit*)a)->iPos, y = ((const IndexHit*)b)->iPos;
-  return x<y ? -1 : x>y;
-}
 
 /* A bounded max-heap of the nMax nearest hits offered: a[0] is the
 ** farthest kept. */
@@ -391,51 +387,41 @@ static int8_t *fineQuery(const index_vtab *p, const IndexQuery *q,
   return qEven;
 }
 
-/* Stage 2: the 4-bit estimate of each candidate (its d, negated, so that
-** nearer is smaller), then the nWant best and their ties. */
-static int stageFine(index_vtab *p, const IndexQuery *q, CandList *pCand,
-                     sqlite3_int64 nWant, int *pnRead){
-  const EmbKernels *pK = embKernels();
-  int8_t *qOdd = 0, *qEven = fineQuery(p, q, &qOdd);
-  uint8_t *aCode = sqlite3_malloc64(p->nFine + INDEX_FINE_SLACK);
-  sqlite3_blob *pBlob = 0;
-  int i, rc = SQLITE_OK;
-  if( qEven==0 || aCode==0 ){
-    sqlite3_free(qEven);
-    sqlite3_free(aCode);
-    return SQLITE_NOMEM;
+/*
+** Stage 2 of a large index: the float query's dot product with each
+** candidate's signs (+1 for a set bit, -1 else), from a table per code
+** byte of the query's partial sums, so 1 lookup a byte.  A coarser
+** estimate than the 4-bit one, so the caller keeps more.
+*/
+static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
+                     sqlite3_int64 nWant){
+  size_t nByte = ((size_t)p->nDims+7)/8, j;
+  float *aLut = sqlite3_malloc64(sizeof(float)*256*nByte);
+  double rSum = 0.0;
+  int i, b;
+  if( aLut==0 ) return SQLITE_NOMEM;
+  for(j=0; j<nByte; j++){
+    float *t = aLut + 256*j;
+    t[0] = 0.0f;
+    for(b=1; b<256; b++){
+      int iBit = __builtin_ctz((unsigned)b);
+      size_t iDim = 8*j + (size_t)iBit;
+      t[b] = t[b & (b-1)] + (iDim<(size_t)p->nDims ? q->aQ[iDim] : 0.0f);
+    }
   }
-  memset(aCode, 0, p->nFine + INDEX_FINE_SLACK);
-  /* In position order (as stage 1 leaves them, unless a rowid filter
-  ** chose them), rows of one chunk come together: codes in memory are read
-  ** in place, and one blob handle moves along the chunks not in memory. */
-  if( q->aRowid ){
-    qsort(pCand->a, (size_t)pCand->n, sizeof(IndexHit), hitPosCompare);
-  }
+  for(j=0; j<(size_t)p->nDims; j++) rSum += q->aQ[j];
   for(i=0; i<pCand->n; i++){
     uint32_t iPos = pCand->a[i].iPos;
-    int iChunk = (int)(iPos>>INDEX_CHUNK_SHIFT);
-    uint32_t iSlot = iPos & (INDEX_CHUNK_MAX-1);
-    const IndexChunk *pC = p->pCache->apChunk[iChunk];
-    const uint8_t *a = aCode;
-    float rScale = 0.0f;
-    int32_t iDot = 0;
-    if( pC->aFine ){
-      memcpy(&rScale, pC->aFine + (size_t)4*iSlot, 4);
-      a = pC->aFine + (size_t)4*pC->nCap + p->nFine*(size_t)iSlot;
-    }else{
-      (*pnRead)++;
-      rc = embStoreFineRow(p, iChunk, iSlot, &pBlob, &rScale, aCode);
-      if( rc ) break;
-    }
-    pK->xFineScan(qEven, qOdd, a, p->nFine, p->nFine, 1, &iDot);
-    pCand->a[i].d = -(double)rScale * (double)iDot;
+    const IndexChunk *pC = p->pCache->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+    const uint8_t *aCode = embChunkCodes(pC)
+                         + p->nStride*(size_t)(iPos & (INDEX_CHUNK_MAX-1));
+    double s = 0.0;
+    for(j=0; j<nByte; j++) s += aLut[256*j + aCode[j]];
+    pCand->a[i].d = -(2.0*s - rSum);
   }
-  if( pBlob ) sqlite3_blob_close(pBlob);
-  sqlite3_free(aCode);
-  sqlite3_free(qEven);
-  if( rc==SQLITE_OK ) candPrune(pCand, candThreshold(pCand, nWant));
-  return rc;
+  sqlite3_free(aLut);
+  candPrune(pCand, candThreshold(pCand, nWant));
+  return SQLITE_OK;
 }
 
 /* Stages 1 and 2 at once for an index small enough to estimate every row
@@ -641,18 +627,15 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     plan.nCand1 = cand.n;
   }
   if( !c->bLegacy && nCand2<nRows && plan.nCand2==0 ){
-    rc = stageFine(p, q, &cand, nCand2, &plan.nFineRead);
+    /* A large index: the sign estimate on the Hamming stage's rows, with
+    ** SIGN_FACTOR times the exact candidates (its 4-bit codes stay on
+    ** disk, so a new connection reads the sign bits and nothing else). */
+    rc = stageSign(p, q, &cand, SIGN_FACTOR*nCand2);
     if( rc ) goto done;
     plan.nCand2 = cand.n;
   }
   plan.nExact = cand.n;
   rc = stageExact(p, q, &cand, &heap);
-  if( rc==SQLITE_OK && plan.nFineRead ){
-    /* Fine codes this query had to read from the table: load whole chunks
-    ** of them, within a budget, so that the next queries find them in
-    ** memory. */
-    rc = embStoreWarm(p, WARM_BUDGET);
-  }
 
 done:
   p->aScratch = cand.a;
@@ -667,7 +650,7 @@ done:
   if( pPlan ) *pPlan = plan;
 #ifdef EMB_DEBUG_PLAN
   fprintf(stderr, "plan: rows %lld scan %lld cand1 %d cand2 %d exact %d fineread %d\n",
-          (long long)nRows, (long long)plan.nScan, plan.nCand1, plan.nCand2, plan.nExact, plan.nFineRead);
+          (long long)nRows, (long long)plan.nScan, plan.nCand1, plan.nCand2, plan.nExact, 0);
 #endif
   return SQLITE_OK;
 }

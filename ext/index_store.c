@@ -30,10 +30,12 @@
 **
 ** HOW IT WORKS
 ** Reading.  A connection loads each chunk's NAME_codes image with one
-** sqlite3_blob_read(): a million rows of 256 dims are 256 chunks, about
-** 40 MB.  Fine codes stay on disk until a query needs them: it reads the
-** few it needs row by row and then loads whole fine images within a byte
-** budget (embStoreWarm()), so the first query waits for the bit codes only.
+** sqlite3_blob_read(): a million rows of 256 dims are 245 chunks, about
+** 40 MB, in memory from pages.c (huge pages).  The 4-bit codes are read,
+** a NAME_fine image a chunk, only by the searches of an index small
+** enough to estimate every row with them (index_search.c); a large one
+** is searched with its sign bits alone, so a new connection waits for
+** nothing more.
 ** Each use compares the cache's generation with NAME_config's; when
 ** another connection has committed, the NAME_chunks rows say which chunks
 ** changed (their version), and only those are read again.  The cache is
@@ -66,6 +68,7 @@
 */
 #include "index_int.h"
 #include "kernels.h"
+#include "pages.h"
 
 #include <math.h>
 #include <string.h>
@@ -98,8 +101,8 @@ static uint8_t *chunkCodesW(IndexChunk *c){
 
 static void chunkFree(IndexChunk *c){
   if( c==0 ) return;
-  sqlite3_free(c->aImg);
-  sqlite3_free(c->aFine);
+  embPagesFree(c->aImg);
+  embPagesFree(c->aFine);
   sqlite3_free(c);
 }
 
@@ -236,10 +239,10 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
   c->iId = iId;
   c->iVersion = -1;
   c->nCap = nCap;
-  c->aImg = sqlite3_malloc64(imgBytes(p, nCap));
+  c->aImg = embPagesAlloc(imgBytes(p, nCap));
   if( c->aImg ) memset(c->aImg, 0, imgBytes(p, nCap));
   if( c->aImg && hasFine(p) ){
-    c->aFine = sqlite3_malloc64(fineBytes(p, nCap) + INDEX_FINE_SLACK);
+    c->aFine = embPagesAlloc(fineBytes(p, nCap) + INDEX_FINE_SLACK);
     if( c->aFine ) memset(c->aFine, 0, fineBytes(p, nCap) + INDEX_FINE_SLACK);
   }
   if( c->aImg==0 || (hasFine(p) && c->aFine==0) ){
@@ -253,13 +256,13 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
 ** be in memory. */
 static int chunkGrow(const index_vtab *p, IndexChunk *c){
   uint32_t nOld = c->nCap, nNew = nOld*2;
-  uint8_t *aImg = sqlite3_malloc64(imgBytes(p, nNew));
+  uint8_t *aImg = embPagesAlloc(imgBytes(p, nNew));
   uint8_t *aFine = 0;
   if( aImg==0 ) return SQLITE_NOMEM;
   if( hasFine(p) ){
-    aFine = sqlite3_malloc64(fineBytes(p, nNew) + INDEX_FINE_SLACK);
+    aFine = embPagesAlloc(fineBytes(p, nNew) + INDEX_FINE_SLACK);
     if( aFine==0 ){
-      sqlite3_free(aImg);
+      embPagesFree(aImg);
       return SQLITE_NOMEM;
     }
     memset(aFine, 0, fineBytes(p, nNew) + INDEX_FINE_SLACK);
@@ -272,8 +275,8 @@ static int chunkGrow(const index_vtab *p, IndexChunk *c){
   memcpy(aImg + nNew/8, c->aImg + nOld/8, (size_t)8*nOld);
   memcpy(aImg + nNew/8 + (size_t)8*nNew, c->aImg + nOld/8 + (size_t)8*nOld,
          p->nStride*(size_t)nOld);
-  sqlite3_free(c->aImg);
-  sqlite3_free(c->aFine);
+  embPagesFree(c->aImg);
+  embPagesFree(c->aFine);
   c->aImg = aImg;
   c->aFine = aFine;
   c->nCap = nNew;
@@ -397,7 +400,7 @@ static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
   c->nCap = nCap;
   c->nUsed = nUsed;
   c->nLive = nLive;
-  c->aImg = sqlite3_malloc64(imgBytes(p, nCap));
+  c->aImg = embPagesAlloc(imgBytes(p, nCap));
   if( c->aImg==0 ){
     chunkFree(c);
     return SQLITE_NOMEM;
@@ -424,6 +427,8 @@ static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
   *ppOut = c;
   return SQLITE_OK;
 }
+
+static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c);
 
 /* Bring the chunks of cache c up to NAME_chunks (generation iGen): keep
 ** each chunk whose version, capacity and counts are unchanged, read the
@@ -476,12 +481,21 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       bShape = 1;
     }
     if( pChunk==0 ){
+      int bFine = j>0 && j<=c->nChunk && c->apChunk[j-1]->iId==iId
+               && c->apChunk[j-1]->aFine!=0;
       rc = embProgressTick(&p->prog, imgBytes(p, (uint32_t)nCap)/8);
       if( rc==SQLITE_OK ){
         rc = storeLoadChunk(p, iId, iVer, (uint32_t)nCap, (uint32_t)nUsed,
                             (uint32_t)nLive, &pChunk);
       }
-      if( rc ) break;
+      /* A chunk read again keeps its 4-bit codes in memory if it had
+      ** them, so that a commit elsewhere costs this connection the chunk,
+      ** not its warm state. */
+      if( rc==SQLITE_OK && bFine ) rc = storeLoadFine(p, c, pChunk);
+      if( rc ){
+        chunkFree(pChunk);
+        break;
+      }
     }
     apNew[nNew++] = pChunk;
     nRow += nLive;
@@ -581,7 +595,7 @@ static int storeLoadLegacy(index_vtab *p, IndexCache *c){
       memset(pC, 0, sizeof(*pC));
       pC->nCap = INDEX_CHUNK_MAX;
       pC->iId = c->nChunk + 1;
-      pC->aImg = sqlite3_malloc64(imgBytes(p, pC->nCap));
+      pC->aImg = embPagesAlloc(imgBytes(p, pC->nCap));
       if( pC->aImg==0 ){ chunkFree(pC); rc = SQLITE_NOMEM; break; }
       memset(pC->aImg, 0, imgBytes(p, pC->nCap));
       c->apChunk[c->nChunk++] = pC;
@@ -672,12 +686,12 @@ static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
   uint8_t *a;
   int rc;
   if( c->aFine || !hasFine(p) ) return SQLITE_OK;
-  a = sqlite3_malloc64(fineBytes(p, c->nCap) + INDEX_FINE_SLACK);
+  a = embPagesAlloc(fineBytes(p, c->nCap) + INDEX_FINE_SLACK);
   if( a==0 ) return SQLITE_NOMEM;
   memset(a + fineBytes(p, c->nCap), 0, INDEX_FINE_SLACK);
   rc = storeReadImage(p, "fine", c->iId, a, fineBytes(p, c->nCap));
   if( rc ){
-    sqlite3_free(a);
+    embPagesFree(a);
     return rc;
   }
   c->aFine = a;
@@ -687,56 +701,6 @@ static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
 
 int embStoreChunkFine(index_vtab *p, int iChunk){
   return storeLoadFine(p, p->pCache, p->pCache->apChunk[iChunk]);
-}
-
-int embStoreFineRow(index_vtab *p, int iChunk, uint32_t iSlot,
-                    sqlite3_blob **ppBlob, float *pScale, uint8_t *aOut){
-  IndexChunk *c = p->pCache->apChunk[iChunk];
-  int rc;
-  if( c->aFine ){
-    memcpy(pScale, c->aFine + (size_t)4*iSlot, 4);
-    memcpy(aOut, c->aFine + (size_t)4*c->nCap + p->nFine*(size_t)iSlot,
-           p->nFine);
-    return SQLITE_OK;
-  }
-  if( *ppBlob==0 ){
-    char zTab[300];
-    sqlite3_snprintf(sizeof(zTab), zTab, "%s_fine", p->zName);
-    rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", c->iId, 0, ppBlob);
-  }else{
-    rc = sqlite3_blob_reopen(*ppBlob, c->iId);
-  }
-  if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(*ppBlob)!=fineBytes(p, c->nCap) ){
-    return embIndexCorrupt(p, "fine", sqlite3_mprintf(
-        "chunk %lld is %d bytes, not %lld", c->iId,
-        sqlite3_blob_bytes(*ppBlob), (sqlite3_int64)fineBytes(p, c->nCap)));
-  }
-  if( rc==SQLITE_OK ) rc = sqlite3_blob_read(*ppBlob, pScale, 4, (int)(4*iSlot));
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_blob_read(*ppBlob, aOut, (int)p->nFine,
-                           (int)((size_t)4*c->nCap + p->nFine*(size_t)iSlot));
-  }
-  if( rc==SQLITE_ERROR ){
-    return embIndexCorrupt(p, "fine", sqlite3_mprintf(
-        "chunk %lld is missing", c->iId));
-  }
-  return rc ? embIndexSqlError(p, rc) : SQLITE_OK;
-}
-
-int embStoreWarm(index_vtab *p, size_t nBudget){
-  IndexCache *c = p->pCache;
-  size_t nDone = 0;
-  int i, rc = SQLITE_OK;
-  if( c==0 || c->bLegacy || !hasFine(p) ) return SQLITE_OK;
-  for(i=0; i<c->nChunk && nDone<nBudget && rc==SQLITE_OK; i++){
-    if( c->apChunk[i]->aFine==0 ){
-      rc = embProgressTick(&p->prog, fineBytes(p, c->apChunk[i]->nCap)/8);
-      if( rc ) break;
-      rc = storeLoadFine(p, c, c->apChunk[i]);
-      nDone += fineBytes(p, c->apChunk[i]->nCap);
-    }
-  }
-  return rc;
 }
 
 /* ------------------------------------------------------------------------
