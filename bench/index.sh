@@ -4,6 +4,8 @@
 # bench/INDEX.md and bench/index_recall.png.
 #
 #   bash bench/index.sh [BUILD]            10k, 100k and 1M rows of 256 dims
+#                                          (speed), 1M (cold start), and the
+#                                          real-text recall
 #   BENCH_INDEX_ROWS="10000 100000" bash bench/index.sh   fewer sizes
 #   bash bench/index.sh --recall-only [BUILD]   the real-text part alone
 #       (about 5 minutes), keeping the speed lines of the last run (from
@@ -11,10 +13,11 @@
 #   BENCH_INDEX_REUSE=1 bash bench/index.sh   the report again, from build/
 #
 # Recall, and the top-10 latency that buys it, are measured on real text
-# (../shared/data, the default model at 32, 64 and 100 dims) and drawn by
+# (../shared/data, the default model at 64 dims and its own) and drawn by
 # gnuplot (if installed) into bench/index_recall.png; speed on clustered
 # synthetic vectors (bench/index.c says how they are made), since no
-# 256-dim model of real text is at hand.
+# 256-dim model of real text is at hand, beside sqlite-vec 0.1.9 (npm) and
+# 0.1.10 (built from ../shared/peers into build/peers).
 set -u
 recall_only=
 if [ "${1:-}" = --recall-only ]; then recall_only=1; shift; fi
@@ -26,6 +29,12 @@ png=bench/index_recall.png
 raw=build/bench_index.raw
 shared=../shared
 vec0=$(bash test/fetch-vec0.sh) || vec0=-
+vec010=-
+if [ -x "$shared/peers/sqlite-vec-0.1.10-alpha.3/build.sh" ]; then
+  vec010=$(bash "$shared/peers/sqlite-vec-0.1.10-alpha.3/build.sh" build/peers) || vec010=-
+fi
+model_dims=$(sqlite3 :memory: ".load $BUILD/embed" \
+  "SELECT dims FROM embed_models WHERE name='default'" 2>/dev/null)
 
 kernels=$("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: variants: //')
 
@@ -55,7 +64,7 @@ fi
 if [ -d "$shared/data" ]; then
   echo "date recall $today" >> "$raw"
   echo "kernels recall $kernels" >> "$raw"
-  for d in 32 64 100; do
+  for d in ${BENCH_INDEX_DIMS:-64 ${model_dims:-128}}; do
     echo "bench-index: recall and latency at $d dims" >&2
     "$BUILD/bench_index" recall "$BUILD/embed.so" "$vec0" models/default.emb "$d" \
       "$shared/data/stsb_sentences.txt" "$shared/data/wikitext2_sentences.txt" \
@@ -69,7 +78,12 @@ else
   echo "kernels speed $kernels" >> "$raw"
   for n in ${BENCH_INDEX_ROWS:-10000 100000 1000000}; do
     echo "bench-index: $n rows" >&2
-    "$BUILD/bench_index" speed "$BUILD/embed.so" "$vec0" "$n" 256 >> "$raw"
+    "$BUILD/bench_index" speed "$BUILD/embed.so" "$vec0" "$vec010" "$n" 256 >> "$raw"
+  done
+  mkdir -p build/coldbench
+  for n in ${BENCH_INDEX_COLD:-1000000}; do
+    echo "bench-index: a new process's first query, $n rows" >&2
+    "$BUILD/bench_index" cold "$BUILD/embed.so" "$vec010" build/coldbench "$n" 256 >> "$raw"
   done
 fi
 fi
@@ -171,78 +185,114 @@ plot() {
   echo "embedded by the default model at the first *dims* dimensions; every 25th"
   echo "held out as a query (1,000 queries).  Under each row of recall, the mean"
   echo "top-10 latency of the same queries in ms: CPU time of the one thread that"
-  echo "runs them (the latency on a core of its own, since the machine may be"
-  echo "shared), each block of 50 queries at its best of 5 passes, after every"
-  echo "index has answered them all once.  Beside them, exact search (quant=none:"
-  echo "the reference, so its recall is 1 by definition) and sqlite-vec's vec0"
-  echo "float[dims] (distance_metric=cosine, on the same vectors; it misses only"
-  echo "where near-ties come out in another order)."
+  echo "runs them, each block of 50 queries at its best of 5 passes.  Beside them,"
+  echo "exact search (quant=none: the reference), sqlite-vec's vec0 float[dims]"
+  echo "(cosine), and a plain SQL scan (an ordinary table, ORDER BY cosine() DESC"
+  echo "LIMIT 10), with how many times faster the default is than the scan."
   echo
-  echo "| dims | rows | | oversample 1 | 2 | 4 | 8 | 16 | 32 | 64 | 128 | 256 | auto (oversample) | exact (quant=none) | vec0 float |"
-  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-  for d in 32 64 100; do
+  echo "| dims | rows | | oversample 1 | 2 | 3 | 4 | 8 | 16 | auto | exact (quant=none) | vec0 float | SQL scan | auto vs scan |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  for d in $dims_run; do
     lines=$(grep "^recall dims $d " "$raw")
     [ -n "$lines" ] || continue
     n=$(echo "$lines" | head -1 | field rows)
-    def=$(awk -v d=$d 'BEGIN{r=64*(100/d)^1.5; if(r<8)r=8; printf "%d", (r==int(r))?r:int(r)+1}')
     for f in recall10 top10_ms; do
       cells=$(echo "$lines" | grep ' oversample [0-9]' | field $f | tr '\n' '|' | sed 's/|$//; s/|/ | /g')
       auto=$(echo "$lines" | grep ' oversample auto ' | field $f)
       none=$(echo "$lines" | grep ' index ours_none ' | field $f)
       vf=$(echo "$lines" | grep ' index vec0_float ' | field $f)
+      sq=$(echo "$lines" | grep ' index sql_scan ' | field $f)
       if [ $f = recall10 ]; then
-        echo "| $d | $n | recall@10 | $cells | $auto ($def) | $none | $vf |"
+        echo "| $d | $n | recall@10 | $cells | $auto | $none | $vf | | |"
       elif [ -n "$cells" ]; then
-        echo "| | | top-10 ms | $cells | $auto | $none | $vf |"
+        ratio=$(awk -v a="$sq" -v b="$auto" 'BEGIN{if(a>0&&b>0) printf "%.0f×", a/b}')
+        echo "| | | top-10 ms | $cells | $auto | $none | $vf | $sq | $ratio |"
       fi
     done
   done
   if [ -n "$dims_run" ] && [ -f "$png" ]; then
     echo
     echo "The same, drawn (bench/index_recall.png): one line per dims through"
-    echo "oversample 1 to 256 (the numbers by the points); rings are the default"
-    echo "(auto), squares exact search, triangles vec0 float, in the colour of"
-    echo "their dims."
+    echo "the oversample settings (the numbers by the points); rings are the"
+    echo "default (auto), squares exact search, triangles vec0 float."
     echo
     echo "![recall against latency](index_recall.png)"
   fi
   echo
-  echo "## Speed at 256 dims (synthetic clustered vectors), one core"
+  echo "## Speed at 256 dims (synthetic clustered vectors), one core, in memory"
   echo
-  echo "Top-10 latency is the best of 3 passes of 50 queries, after a first query"
-  echo "that builds our in-memory cache (its time is the last column; for"
-  echo "quant=none at 1M rows that fills 1 GB of fresh memory, most of it the"
-  echo "kernel zeroing pages).  ours_binary re-ranks k × 16, at least √rows,"
-  echo "candidates, reading each one's vector from its shadow table."
+  echo "Warm top-10 latency, the best of 3 passes of 50 queries (wall time);"
+  echo "inserts in one transaction.  vec010 is sqlite-vec 0.1.10-alpha.3, its"
+  echo "rescore(quantizer=bit, oversample=8) index and its plain float KNN; vec0"
+  echo "is 0.1.9 from npm.  \"bits at bandwidth\" is the time to read every"
+  echo "row's sign bits (dims/8 bytes) at the machine's memory bandwidth,"
+  echo "measured in the same run (a read loop over 256 MB)."
   echo
-  echo "| rows | index | insert rows/s | top-10 ms | vs vec0 float | first query ms |"
+  echo "| rows | index | insert rows/s | top-10 ms | vs vec010 rescore | vs vec010 float |"
   echo "|---|---|---|---|---|---|"
   for n in $rows; do
-    vf=$(grep "^speed vec0_float rows $n " "$raw" | field top10_ms)
-    for ix in ours_binary ours_none vec0_float vec0_bit; do
+    vr=$(grep "^speed vec010_rescore rows $n " "$raw" | field top10_ms)
+    vf=$(grep "^speed vec010_float rows $n " "$raw" | field top10_ms)
+    for ix in ours_binary ours_none vec0_float vec0_bit vec010_rescore vec010_float; do
       l=$(grep "^speed $ix rows $n " "$raw")
       [ -n "$l" ] || continue
       ms=$(echo "$l" | field top10_ms)
-      ratio=""
-      [ -n "$vf" ] && [ "$ix" != vec0_float ] && ratio=$(awk -v a="$vf" -v b="$ms" 'BEGIN{printf "%.1f× faster", a/b}')
-      echo "| $n | $ix | $(echo "$l" | field insert_rows_per_s) | $ms | $ratio | $(echo "$l" | field first_query_ms) |"
+      r1=""; r2=""
+      [ -n "$vr" ] && [ "$ix" != vec010_rescore ] && r1=$(awk -v a="$vr" -v b="$ms" 'BEGIN{printf "%.1f× faster", a/b}')
+      [ -n "$vf" ] && [ "$ix" != vec010_float ] && r2=$(awk -v a="$vf" -v b="$ms" 'BEGIN{printf "%.1f× faster", a/b}')
+      echo "| $n | $ix | $(echo "$l" | field insert_rows_per_s) | $ms | $r1 | $r2 |"
     done
   done
   echo
-  echo "Recall@10 of ours_binary against ours_none on the same synthetic vectors"
-  echo "(50 queries).  Rows are spread over rows/100 centres, at most 1,000, so at"
-  echo "1M rows each query has ~1,000 rows at about the same distance and its"
-  echo "top-10 are near-ties: a hard case for 1-bit codes, harder than the real"
-  echo "text above, which is why the default takes at least √rows candidates:"
+  echo "| rows | memory bandwidth GB/s | bits at bandwidth, ms | ours_binary top-10 ms | ratio |"
+  echo "|---|---|---|---|---|"
+  for n in $rows; do
+    l=$(grep "^speed bandwidth rows $n " "$raw")
+    [ -n "$l" ] || continue
+    ob=$(grep "^speed ours_binary rows $n " "$raw" | field top10_ms)
+    bms=$(echo "$l" | field bits_read_ms)
+    echo "| $n | $(echo "$l" | field gb_per_s) | $bms | $ob | $(awk -v a="$ob" -v b="$bms" 'BEGIN{if(b>0) printf "%.2f×", a/b}') |"
+  done
   echo
-  echo "| rows | oversample 1 | 4 | 16 | 64 | auto (16, ≥ √rows) |"
+  echo "Recall@10 of ours_binary against ours_none on the same synthetic vectors"
+  echo "(50 queries):"
+  echo
+  echo "| rows | oversample 1 | 2 | 4 | 8 | auto |"
   echo "|---|---|---|---|---|---|"
   for n in $rows; do
     l=$(grep "^speed recall ours_binary rows $n " "$raw")
     [ -n "$l" ] || continue
     r() { echo "$l" | grep " oversample $1 " | field recall10; }
-    echo "| $n | $(r 1) | $(r 4) | $(r 16) | $(r 64) | $(r auto) |"
+    echo "| $n | $(r 1) | $(r 2) | $(r 4) | $(r 8) | $(r auto) |"
   done
+  if grep -q '^cold ' "$raw"; then
+    echo
+    echo "## A new process, and a commit by another one (WAL file, in the OS cache)"
+    echo
+    echo "A child process opens the file, loads the extension and runs one top-10"
+    echo "query (its time alone is *first query*), then 20 more (median: *warm*)."
+    echo "Then a connection that stays open, warm, while another process commits"
+    echo "one row, 5 times: its next query each time (median: *after commit*)."
+    echo
+    echo "| rows | index | first query ms | warm ms | first vs vec010 rescore's first |"
+    echo "|---|---|---|---|---|"
+    grep '^cold .* first_query_ms ' "$raw" | while read -r line; do
+      ix=$(echo "$line" | awk '{print $2}')
+      n=$(echo "$line" | field rows)
+      fq=$(echo "$line" | field first_query_ms)
+      vr=$(grep "^cold vec010_rescore rows $n " "$raw" | field first_query_ms)
+      ratio=""
+      [ "$ix" != vec010_rescore ] && [ -n "$vr" ] && ratio=$(awk -v a="$fq" -v b="$vr" 'BEGIN{printf "%.2f", a/b}')
+      echo "| $n | $ix | $fq | $(echo "$line" | field warm_ms) | $ratio |"
+    done
+    echo
+    echo "| rows | warm ms | after another process's 1-row commit, ms | ratio |"
+    echo "|---|---|---|---|"
+    grep '^cold ours_refresh ' "$raw" | while read -r line; do
+      w=$(echo "$line" | field warm_ms); a=$(echo "$line" | field after_commit_ms)
+      echo "| $(echo "$line" | field rows) | $w | $a | $(awk -v a="$a" -v b="$w" 'BEGIN{if(b>0) printf "%.2f×", a/b}') |"
+    done
+  fi
   echo
   echo "Raw output of this run:"
   echo

@@ -142,8 +142,10 @@ struct index_cursor {
 
 int embIndexError(index_vtab *p, int rc, char *zErr){
   sqlite3_free(p->base.zErrMsg);
-  p->base.zErrMsg = zErr;
-  return zErr ? rc : SQLITE_NOMEM;
+  /* Names and values quoted in messages come from SQL and from the file:
+  ** a message is made valid UTF-8 here, once, for every error. */
+  p->base.zErrMsg = embArgFixMessage(zErr);
+  return p->base.zErrMsg ? rc : SQLITE_NOMEM;
 }
 
 int embIndexSqlError(index_vtab *p, int rc){
@@ -739,10 +741,13 @@ static int indexLoadConfig(index_vtab *p, char **pzErr){
   rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( rc ){
-    if( rc==SQLITE_NOMEM ) return rc;
+    /* No NAME_config (SQLITE_ERROR: no such table) is a broken index;
+    ** anything else (busy, a schema change under way, I/O, memory) is
+    ** this call's error, and the next connect tries again. */
     *pzErr = sqlite3_mprintf("embed_index: cannot read the configuration of "
                              "'%q': %s", p->zName, sqlite3_errmsg(p->db));
-    return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
+    if( *pzErr==0 ) return SQLITE_NOMEM;
+    return rc==SQLITE_ERROR ? SQLITE_CORRUPT_VTAB : rc;
   }
   while( zBad==0 && sqlite3_step(pStmt)==SQLITE_ROW ){
     const char *zKey = (const char*)sqlite3_column_text(pStmt, 0);
@@ -789,7 +794,7 @@ static int indexLoadConfig(index_vtab *p, char **pzErr){
     if( rc==SQLITE_NOMEM ) return rc;
     *pzErr = sqlite3_mprintf("embed_index: cannot read the configuration "
                              "of '%q': %s", p->zName, sqlite3_errmsg(p->db));
-    return *pzErr ? SQLITE_CORRUPT_VTAB : SQLITE_NOMEM;
+    return *pzErr ? rc : SQLITE_NOMEM;
   }
   if( zBad ){
     *pzErr = sqlite3_mprintf("embed_index: shadow table '%q_config' is "
@@ -894,6 +899,8 @@ static int indexInit(sqlite3 *db, void *pAux, int argc,
       /* Connect anyway, broken, so that it can be dropped or renamed. */
       p->zBroken = zWhy;
       rc = SQLITE_OK;
+    }else if( rc ){
+      *pzErr = zWhy;
     }else{
       sqlite3_free(zWhy);
     }
@@ -909,6 +916,7 @@ static int indexInit(sqlite3 *db, void *pAux, int argc,
     rc = sqlite3_vtab_config(db, SQLITE_VTAB_CONSTRAINT_SUPPORT, 1);
   }
   if( rc ){
+    if( *pzErr ) *pzErr = embArgFixMessage(*pzErr);
     indexFree(p);
     return rc;
   }
