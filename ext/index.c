@@ -738,7 +738,12 @@ static int indexLoadConfig(index_vtab *p, char **pzErr){
   int rc, nSeen = 0, iFormat = 0, i;
   const char *zBad = 0;
   if( zSql==0 ) return SQLITE_NOMEM;
-  rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+  /* Another connection's schema change can make a prepare fail with
+  ** SQLITE_SCHEMA; SQLite reads the schema again on the next try. */
+  for(i=0; i<4; i++){
+    rc = sqlite3_prepare_v2(p->db, zSql, -1, &pStmt, 0);
+    if( rc!=SQLITE_SCHEMA ) break;
+  }
   sqlite3_free(zSql);
   if( rc ){
     /* No NAME_config (SQLITE_ERROR: no such table) is a broken index;
