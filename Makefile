@@ -36,7 +36,8 @@ EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.
             ext/args.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
-            ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c
+            ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c \
+            ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
@@ -45,20 +46,26 @@ UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
-               ext/convert/writer.c ext/convert/wordllama.c ext/model.c \
+               ext/convert/writer.c ext/convert/wordllama.c \
+               ext/convert/model2vec.c ext/model.c ext/pool.c \
                ext/safetensors.c ext/unicode.c
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
-# Models the tests make from the project's own fixtures, and broken copies.
+# Models the tests make from the project's own fixtures, and broken copies;
+# potion.emb is the default model (models/potion-base-4m-int8) converted.
+POTION_DIR  := models/potion-base-4m-int8
+POTION_SRC  := $(POTION_DIR)/model.safetensors $(POTION_DIR)/tokenizer.json \
+               $(POTION_DIR)/config.json
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
-               $(BUILD)/test/notmodel.emb
+               $(BUILD)/test/notmodel.emb $(BUILD)/test/potion.emb
 
 # WordLlama's tokenizers with synthetic weights, from ../shared when it is
 # there (the golden tests skip without it): l2 = Llama-2 metaspace BPE,
 # l3 = Llama-3 byte-level BPE.
 SHARED_DIR := $(wildcard ../shared)
 ifneq ($(SHARED_DIR),)
-TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
+TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
+               $(BUILD)/test/m2v_bert_bf16.emb
 endif
 
 .PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
@@ -95,6 +102,17 @@ $(BUILD)/test/l3.emb: ../shared/models/synthetic_l3_16.safetensors \
     ../shared/tokenizers/llama3_tokenizer.json $(BUILD)/embed-convert
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert wordllama $(word 1,$^) $(word 2,$^) -o $@ 2>/dev/null
+
+$(BUILD)/test/potion.emb: $(POTION_SRC) $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(POTION_DIR) -o $@ 2>/dev/null
+
+# Model2Vec with bert-base-uncased's tokenizer, BF16 rows and F32 weights
+M2V_BERT := ../shared/models/synthetic_m2v_bert_bf16
+$(BUILD)/test/m2v_bert_bf16.emb: $(M2V_BERT)/model.safetensors \
+    $(M2V_BERT)/tokenizer.json $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_BERT) -o $@ 2>/dev/null
 
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3

@@ -1,28 +1,34 @@
 /*
-** unit_golden.c: the BPE tokenizers and embed()'s pooling against the
-** golden files of Hugging Face's tokenizers (../shared/golden), case by
-** case.
+** unit_golden.c: the tokenizers and embed()'s pooling against the golden
+** files of Hugging Face's tokenizers and of Model2Vec's reference
+** (../shared/golden), case by case.
 **
-**     build/unit_golden [L2.emb L3.emb [GOLDEN_DIR]]
+**     build/unit_golden [TEST_DIR [GOLDEN_DIR]]
 **     build/unit_golden -v ...        also list every mismatch
 **
-** L2.emb is the synthetic Llama-2 model (synthetic_l2_64.safetensors +
-** wordllama_l2_supercat_tokenizer.json), L3.emb the synthetic Llama-3 one
-** (synthetic_l3_16.safetensors + llama3_tokenizer.json), both made by
-** embed-convert wordllama (the Makefile's build/test/l2.emb and l3.emb);
-** this program converts nothing itself.  Without arguments it takes them
-** from $EMBED_TEST_DIR and the goldens from $SHARED/golden (test/run.sh
-** sets both).  When the files are missing it says so and skips.
+** The models, in TEST_DIR (default $EMBED_TEST_DIR; the Makefile makes
+** them from ../shared; this program converts nothing itself):
+**   l2.emb    synthetic_l2_64.safetensors + wordllama_l2_supercat_tokenizer
+**             .json (embed-convert wordllama: Llama-2 metaspace BPE)
+**   l3.emb    synthetic_l3_16.safetensors + llama3_tokenizer.json (Llama-3
+**             byte-level BPE)
+**   potion.emb         models/potion-base-4m-int8 (embed-convert model2vec:
+**                      WordPiece, I8 rows)
+**   m2v_bert_bf16.emb  ../shared/models/synthetic_m2v_bert_bf16 (WordPiece
+**                      with bert-base-uncased's tokenizer, BF16 rows, F32
+**                      weights)
+** The goldens come from $SHARED/golden unless GOLDEN_DIR is given.  When
+** the goldens are missing it says so and skips; a missing model fails.
 **
-** Token files (wordllama_l2_supercat_public*.jsonl with L2,
-** llama3_public*.jsonl with L3): each line {"hex", "text", "ids"}; the
+** Token files (*_public*.jsonl): each line {"hex", "text", "ids"}; the
 ** input is the bytes of "hex", made valid UTF-8 by embUtf8Repair() as the
 ** extension does, and embTokenize() must give exactly "ids".
-** Embedding files (synthetic64_embed_*.jsonl with L2,
-** synthetic_l3_16_embed_public.jsonl with L3): also "unit", the
-** L2-normalised mean of the rows, and "bits", its bquant(); embPoolMean()
-** of our ids must be within 1e-6 of each component of "unit", and each bit
-** of "bits" must be ours where the component is not within 1e-6 of zero.
+** Embedding files (*_embed_*.jsonl): also "unit", the L2-normalised mean of
+** the rows, and "bits", its bquant(); embPoolMean() of our ids must be
+** within the file's tolerance (1e-6 for the WordLlama models, whose
+** reference sums in float64; 1e-5 for Model2Vec's) of each component of
+** "unit", and each bit of "bits" must be ours where the component is not
+** within that tolerance of zero.
 ** Each case counts once; the last line is "N passed, N failed".
 */
 #include "model.h"
@@ -40,29 +46,49 @@
 #include <cjson/cJSON.h>
 
 #define MAX_SHOWN 5        /* mismatches printed per file (without -v) */
-#define UNIT_TOL  1e-6
 
 static int nPass = 0, nFail = 0;
 static int bVerbose = 0;
+
+/* The models, by index into azModelFile */
+#define M_L2     0
+#define M_L3     1
+#define M_POTION 2
+#define M_BERT   3
+#define N_MODEL  4
+static const char *azModelFile[N_MODEL] = {
+  "l2.emb", "l3.emb", "potion.emb", "m2v_bert_bf16.emb"
+};
 
 /* Which model a golden file is for, and what it checks */
 typedef struct GoldenFile GoldenFile;
 struct GoldenFile {
   const char *zName;
-  int iModel;              /* 0: L2, 1: L3 */
+  int iModel;              /* M_* */
   int bEmbed;              /* has unit and bits */
+  double tol;              /* for unit */
 };
 
 static const GoldenFile aFile[] = {
-  { "wordllama_l2_supercat_public.jsonl",        0, 0 },
-  { "wordllama_l2_supercat_public_random.jsonl", 0, 0 },
-  { "wordllama_l2_supercat_public_real.jsonl",   0, 0 },
-  { "llama3_public.jsonl",                       1, 0 },
-  { "llama3_public_random.jsonl",                1, 0 },
-  { "llama3_public_real.jsonl",                  1, 0 },
-  { "synthetic64_embed_public.jsonl",            0, 1 },
-  { "synthetic64_embed_real.jsonl",              0, 1 },
-  { "synthetic_l3_16_embed_public.jsonl",        1, 1 },
+  { "wordllama_l2_supercat_public.jsonl",        M_L2, 0, 0 },
+  { "wordllama_l2_supercat_public_random.jsonl", M_L2, 0, 0 },
+  { "wordllama_l2_supercat_public_real.jsonl",   M_L2, 0, 0 },
+  { "llama3_public.jsonl",                       M_L3, 0, 0 },
+  { "llama3_public_random.jsonl",                M_L3, 0, 0 },
+  { "llama3_public_real.jsonl",                  M_L3, 0, 0 },
+  { "synthetic64_embed_public.jsonl",            M_L2, 1, 1e-6 },
+  { "synthetic64_embed_real.jsonl",              M_L2, 1, 1e-6 },
+  { "synthetic_l3_16_embed_public.jsonl",        M_L3, 1, 1e-6 },
+  { "potion_base_4m_public.jsonl",               M_POTION, 0, 0 },
+  { "potion_base_4m_public_random.jsonl",        M_POTION, 0, 0 },
+  { "potion_base_4m_public_real.jsonl",          M_POTION, 0, 0 },
+  { "potion_base_4m_embed_public.jsonl",         M_POTION, 1, 1e-5 },
+  { "potion_base_4m_embed_real.jsonl",           M_POTION, 1, 1e-5 },
+  { "bert_base_uncased_public.jsonl",            M_BERT, 0, 0 },
+  { "bert_base_uncased_public_random.jsonl",     M_BERT, 0, 0 },
+  { "bert_base_uncased_public_real.jsonl",       M_BERT, 0, 0 },
+  { "synthetic_m2v_bert_bf16_embed_public.jsonl", M_BERT, 1, 1e-5 },
+  { "synthetic_m2v_bert_bf16_embed_real.jsonl",  M_BERT, 1, 1e-5 },
 };
 
 static int fileExists(const char *z){
@@ -207,7 +233,7 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
         unsigned byte = 0;
         int bWant, bGot;
         if( !bOk || j>=pModel->nDims ) break;
-        if( fabs((double)aUnit[j] - want)>UNIT_TOL ){
+        if( fabs((double)aUnit[j] - want)>g->tol ){
           bOk = 0;
           snprintf(zWhy, sizeof(zWhy), "unit[%d] is %.9g, golden %.9g", j,
                    (double)aUnit[j], want);
@@ -216,7 +242,7 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
         sscanf(zBits + 2*(j/8), "%2x", &byte);
         bWant = (byte >> (j%8)) & 1;
         bGot = aUnit[j]>0.0f;
-        if( fabs(want)>UNIT_TOL && bWant!=bGot ){
+        if( fabs(want)>g->tol && bWant!=bGot ){
           bOk = 0;
           snprintf(zWhy, sizeof(zWhy), "bit %d is %d, golden %d (unit %.9g)",
                    j, bGot, bWant, (double)aUnit[j]);
@@ -255,68 +281,60 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
 }
 
 int main(int argc, char **argv){
-  const char *azModel[2] = {0, 0};
-  char *azDefault[3] = {0, 0, 0};
-  const char *zDir = 0;
+  const char *zTestDir = 0, *zDir = 0;
+  char *zDirDefault = 0;
   const char *zEnv;
-  EmbModel *apModel[2] = {0, 0};
+  EmbModel *apModel[N_MODEL];
   EmbTokens tok;
   size_t k;
   int i, nArg = 0;
 
+  memset(apModel, 0, sizeof(apModel));
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-v")==0 ){
       bVerbose = 1;
-    }else if( nArg<2 ){
-      azModel[nArg++] = argv[i];
-    }else if( nArg==2 ){
+    }else if( nArg==0 ){
+      zTestDir = argv[i];
+      nArg++;
+    }else if( nArg==1 ){
       zDir = argv[i];
       nArg++;
     }else{
-      fprintf(stderr, "usage: %s [-v] [L2.emb L3.emb [GOLDEN_DIR]]\n", argv[0]);
+      fprintf(stderr, "usage: %s [-v] [TEST_DIR [GOLDEN_DIR]]\n", argv[0]);
       return 2;
     }
   }
-  if( nArg==1 ){
-    fprintf(stderr, "usage: %s [-v] [L2.emb L3.emb [GOLDEN_DIR]]\n", argv[0]);
-    return 2;
-  }
-  if( nArg==0 ){
-    zEnv = getenv("EMBED_TEST_DIR");
-    if( zEnv==0 || zEnv[0]==0 ) zEnv = "build/test";
-    azDefault[0] = malloc(strlen(zEnv) + 16);
-    azDefault[1] = malloc(strlen(zEnv) + 16);
-    sprintf(azDefault[0], "%s/l2.emb", zEnv);
-    sprintf(azDefault[1], "%s/l3.emb", zEnv);
-    azModel[0] = azDefault[0];
-    azModel[1] = azDefault[1];
+  if( zTestDir==0 ){
+    zTestDir = getenv("EMBED_TEST_DIR");
+    if( zTestDir==0 || zTestDir[0]==0 ) zTestDir = "build/test";
   }
   if( zDir==0 ){
     zEnv = getenv("SHARED");
     if( zEnv==0 || zEnv[0]==0 ) zEnv = "../shared";
-    azDefault[2] = malloc(strlen(zEnv) + 16);
-    sprintf(azDefault[2], "%s/golden", zEnv);
-    zDir = azDefault[2];
+    zDirDefault = malloc(strlen(zEnv) + 16);
+    sprintf(zDirDefault, "%s/golden", zEnv);
+    zDir = zDirDefault;
   }
   if( !fileExists(zDir) ){
     printf("unit_golden: skipped: ../shared absent (no %s)\n", zDir);
     printf("0 passed, 0 failed, 1 skipped\n");
-    for(k=0; k<3; k++) free(azDefault[k]);
+    free(zDirDefault);
     return 0;
   }
-  for(i=0; i<2; i++){
+  for(i=0; i<N_MODEL; i++){
     char *zErr = 0;
-    if( !fileExists(azModel[i]) ){
+    char *zPath = malloc(strlen(zTestDir) + strlen(azModelFile[i]) + 2);
+    sprintf(zPath, "%s/%s", zTestDir, azModelFile[i]);
+    if( !fileExists(zPath) ){
       printf("unit_golden: model %s is missing (make builds it from "
-             "../shared)\n", azModel[i]);
+             "../shared)\n", zPath);
       nFail++;
-      continue;
-    }
-    if( embModelAcquire(azModel[i], &apModel[i], &zErr) ){
+    }else if( embModelAcquire(zPath, &apModel[i], &zErr) ){
       printf("unit_golden: %s\n", zErr ? zErr : "out of memory");
       embFree(zErr);
       nFail++;
     }
+    free(zPath);
   }
 
   embTokensInit(&tok);
@@ -325,22 +343,23 @@ int main(int argc, char **argv){
     if( pModel==0 ) continue;
     runFile(zDir, &aFile[k], pModel, &tok);
   }
-  /* The metaspace tokenizer cuts words before each ▁ that follows another
-  ** character when the model allows it (bpe.split); merging whole pieces
-  ** instead (long words, the O(n log n) heap) must give the same ids. */
-  if( apModel[0] && apModel[0]->bpe.bSplit ){
-    apModel[0]->bpe.bSplit = 0;
+  /* The metaspace tokenizer cuts words before each \u2581 that follows
+  ** another character when the model allows it (bpe.split); merging whole
+  ** pieces instead (long words, the O(n log n) heap) must give the same
+  ** ids. */
+  if( apModel[M_L2] && apModel[M_L2]->bpe.bSplit ){
+    apModel[M_L2]->bpe.bSplit = 0;
     printf("again with bpe.split off (whole pieces merged):\n");
     for(k=0; k<sizeof(aFile)/sizeof(aFile[0]); k++){
-      if( aFile[k].iModel==0 && !aFile[k].bEmbed ){
-        runFile(zDir, &aFile[k], apModel[0], &tok);
+      if( aFile[k].iModel==M_L2 && !aFile[k].bEmbed ){
+        runFile(zDir, &aFile[k], apModel[M_L2], &tok);
       }
     }
-    apModel[0]->bpe.bSplit = 1;
+    apModel[M_L2]->bpe.bSplit = 1;
   }
   embTokensFree(&tok);
-  for(i=0; i<2; i++) embModelRelease(apModel[i]);
-  for(k=0; k<3; k++) free(azDefault[k]);
+  for(i=0; i<N_MODEL; i++) embModelRelease(apModel[i]);
+  free(zDirDefault);
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail>0;
 }

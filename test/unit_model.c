@@ -613,8 +613,8 @@ static const struct {
   { TENSOR(T_OK ",\"dtype\":\"U8\""), "tensor 't' has a second \"dtype\" at byte 52" },
   { TENSOR(T_OK ",\"shape\":[1]"), "a second \"shape\"" },
   { TENSOR(T_OK ",\"data_offsets\":[0,1]"), "a second \"data_offsets\"" },
-  { TENSOR("\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]"),
-                              "tensor 't' has dtype 'F64' (byte 14 of the header)" },
+  { TENSOR("\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]"),
+                              "tensor 't' has dtype 'C64' (byte 14 of the header)" },
   { TENSOR("\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]"), "dtype 'f32'" },
   { TENSOR("\"dtype\":\"\",\"shape\":[1],\"data_offsets\":[0,4]"), "dtype ''" },
   { TENSOR("\"dtype\":5,\"shape\":[1],\"data_offsets\":[0,4]"),
@@ -947,7 +947,7 @@ static void testValid(void){
           && strcmp(p->zTokenizer, aTok[k].zName)==0, "tokenizer %s",
           aTok[k].zName);
     CHECK(!bBpe || (p && p->bpe.nMergeSlot==1 && p->bpe.iUnk==2
-                    && p->bpe.nAddedLen==0 && p->bpe.bByteFallback==1),
+                    && p->added.nLen==0 && p->bpe.bByteFallback==1),
           "bpe tables of %s", aTok[k].zName);
     embModelFree(p);
     free(aFile);
@@ -1107,13 +1107,13 @@ static void testHeaderLevel(void){
   static const struct { const char *zKey, *zValue, *zWant; } aMeta[] = {
     { "format", "sqlite-vec", "is not a sqlite-embed model (its format is 'sqlite-vec')" },
     { "format", "", "(its format is '')" },
-    { "format_version", "2", "has format version 2; this build reads version 1" },
+    { "format_version", "3", "has format version 3; this build reads versions 1 to 2" },
     { "format_version", "0", "has format version 0" },
     { "format_version", "01", "has format version 01" },
     { "format_version", "1.0", "has format version 1.0" },
     { "format_version", " 1", "has format version  1" },
     { "format_version", "", "has format version ;" },
-    { "tokenizer", "sentencepiece", "unknown tokenizer 'sentencepiece' (this build knows word, bpe-metaspace and bpe-bytelevel)" },
+    { "tokenizer", "sentencepiece", "unknown tokenizer 'sentencepiece' (this build knows word, bpe-metaspace, bpe-bytelevel and wordpiece)" },
     { "tokenizer", "Word", "unknown tokenizer 'Word'" },
     { "dims", "0", "has __metadata__.dims '0'; it must be a decimal number from 1 to 65536" },
     { "dims", "-4", "__metadata__.dims '-4'" },
@@ -1187,9 +1187,9 @@ static void testHeaderLevel(void){
                  "__metadata__ value of 'dims'");
 
   /* Tensor entries */
-  expectFailEdit("dtype I64", setField(json.z, "vocab.bytes", "dtype",
-                                       "\"I64\""), &data,
-                 "tensor 'vocab.bytes' has dtype 'I64'");
+  expectFailEdit("dtype C64", setField(json.z, "vocab.bytes", "dtype",
+                                       "\"C64\""), &data,
+                 "tensor 'vocab.bytes' has dtype 'C64'");
   expectFailEdit("offsets shape [7]", setField(json.z, "vocab.offsets",
                                                "shape", "[7]"), &data,
                  "tensor 'vocab.offsets' has shape [7] of U32, 28 bytes, but "
