@@ -116,7 +116,7 @@ async function main() {
   checkError('embed() unknown model', db, "SELECT embed('cat', NULL, ?)", ['nope'],
     "embed(): no model named 'nope' (load one with embed_load('nope', 'PATH.emb'))");
   checkError('embed() dims out of range', db, "SELECT embed('cat', 9, 'mini')", [],
-    "embed(): dims must be from 1 to 4 (the model's dims), not 9");
+    "embed(): dims must be an integer from 1 to 4, not 9");
   checkError('embed_load() missing file', db, "SELECT embed_load('x', ?)", ['/nonexistent/x.emb'],
     "embed_load(): cannot open model '/nonexistent/x.emb': No such file or directory");
   let code = null;

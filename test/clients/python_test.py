@@ -131,7 +131,7 @@ check_error("bquant() odd blob", conn, "SELECT bquant(?)", (b"abc",),
 check_error("embed() unknown model", conn, "SELECT embed('cat', NULL, ?)", ("nope",),
             "embed(): no model named 'nope' (load one with embed_load('nope', 'PATH.emb'))")
 check_error("embed() dims out of range", conn, "SELECT embed('cat', 9, 'mini')", (),
-            "embed(): dims must be from 1 to 4 (the model's dims), not 9")
+            "embed(): dims must be an integer from 1 to 4, not 9")
 check_error("embed_load() missing file", conn, "SELECT embed_load('x', ?)",
             ("/nonexistent/x.emb",),
             "embed_load(): cannot open model '/nonexistent/x.emb': No such file or directory")
