@@ -57,7 +57,8 @@ POTION_DIR  := models/potion-base-4m-int8
 POTION_SRC  := $(POTION_DIR)/model.safetensors $(POTION_DIR)/tokenizer.json \
                $(POTION_DIR)/config.json
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
-               $(BUILD)/test/notmodel.emb $(BUILD)/test/potion.emb
+               $(BUILD)/test/notmodel.emb $(BUILD)/test/potion.emb \
+               $(BUILD)/test/m2v_tiny.emb
 
 # model2vec-rs's test models: F32, F16 and I8 rows, and the
 # sentence-transformers layout (embedding.weight)
@@ -112,6 +113,13 @@ $(BUILD)/test/potion.emb: $(POTION_SRC) $(BUILD)/embed-convert
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert model2vec $(POTION_DIR) -o $@ 2>/dev/null
 
+# A tiny Model2Vec folder (I8 rows shared through mapping, weights), made
+# by a script: a seed for the loader's fuzzer, and the loader's tests
+$(BUILD)/test/m2v_tiny.emb: test/fixtures/m2v_tiny.py $(BUILD)/embed-convert
+	@mkdir -p $(BUILD)/test/m2v_tiny
+	/usr/bin/python3 test/fixtures/m2v_tiny.py $(BUILD)/test/m2v_tiny
+	$(BUILD)/embed-convert model2vec $(BUILD)/test/m2v_tiny -o $@ 2>/dev/null
+
 # model2vec-rs's test models (M2V_RS)
 $(BUILD)/test/m2v_rs_%.emb: ../shared/models/model2vec-rs/test-model-%/model.safetensors \
     $(BUILD)/embed-convert
@@ -131,9 +139,10 @@ $(BUILD)/slt: test/slt.c | $(BUILD)
 $(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD)
 	$(CC) $(CFLAGS) test/unit_kernels.c ext/kernels.c -o $@ $(LDLIBS)
 
-$(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) | $(BUILD)
+$(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c ext/pool.c \
+    $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_model.c ext/model.c \
-	  ext/safetensors.c -o $@ $(LDLIBS)
+	  ext/safetensors.c ext/pool.c -o $@ $(LDLIBS)
 
 $(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
@@ -275,13 +284,18 @@ FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
-FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize fuzz_sql)
+FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
+              fuzz_wordpiece fuzz_sql)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
 build/fuzz/fuzz_tokenize: test/fuzz/fuzz_tokenize.c $(MODEL_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
+
+build/fuzz/fuzz_wordpiece: test/fuzz/fuzz_wordpiece.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
@@ -299,7 +313,8 @@ valgrind:
 	@$(MAKE) --no-print-directory BUILD=build all
 	@bash test/valgrind.sh build
 
-fuzz-build: $(FUZZERS) build/test/mini.emb
+fuzz-build: $(FUZZERS) build/test/mini.emb build/test/potion.emb \
+            build/test/m2v_tiny.emb
 
 fuzz: fuzz-build
 	@bash test/fuzz/run.sh $(FUZZ_SECONDS)
