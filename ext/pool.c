@@ -141,6 +141,32 @@ static void addI8RowsPortable(double *aAcc, const uint8_t *const *apRow,
   }
 }
 
+/*
+** The sum of squares of aAcc[0..n), in four partial sums (element j into
+** sum j%4, the tail into sum 0, then (s0 + s1) + (s2 + s3)), so that the
+** vectorised version below adds exactly the same.
+*/
+static double sumSquaresPortable(const double *aAcc, int n){
+  double a[4] = { 0.0, 0.0, 0.0, 0.0 };
+  int j;
+  for(j=0; j+4<=n; j+=4){
+    double x0 = aAcc[j]*aAcc[j], x1 = aAcc[j+1]*aAcc[j+1];
+    double x2 = aAcc[j+2]*aAcc[j+2], x3 = aAcc[j+3]*aAcc[j+3];
+    a[0] += x0; a[1] += x1; a[2] += x2; a[3] += x3;
+  }
+  for(; j<n; j++){
+    double x = aAcc[j]*aAcc[j];
+    a[0] += x;
+  }
+  return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+/* aOut[j] = aAcc[j] * r as floats, for j < n */
+static void scalePortable(const double *aAcc, int n, double r, float *aOut){
+  int j;
+  for(j=0; j<n; j++) aOut[j] = (float)(aAcc[j]*r);
+}
+
 /* ---- x86 adders ----------------------------------------------------- */
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -271,6 +297,34 @@ static void addI8RowsAvx2(double *aAcc, const uint8_t *const *apRow,
   }
 }
 
+__attribute__((target("avx2")))
+static double sumSquaresAvx2(const double *aAcc, int n){
+  __m256d s = _mm256_setzero_pd();
+  double a[4];
+  int j = 0;
+  for(; j+4<=n; j+=4){
+    __m256d x = _mm256_loadu_pd(aAcc+j);
+    s = _mm256_add_pd(s, _mm256_mul_pd(x, x));
+  }
+  _mm256_storeu_pd(a, s);
+  for(; j<n; j++){
+    double x = aAcc[j]*aAcc[j];
+    a[0] += x;
+  }
+  return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+__attribute__((target("avx2")))
+static void scaleAvx2(const double *aAcc, int n, double r, float *aOut){
+  __m256d vr = _mm256_set1_pd(r);
+  int j = 0;
+  for(; j+4<=n; j+=4){
+    _mm_storeu_ps(aOut+j, _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_loadu_pd(aAcc+j),
+                                                        vr)));
+  }
+  scalePortable(aAcc+j, n-j, r, aOut+j);
+}
+
 /* Does this CPU run AVX2, and F16C with it? */
 static int cpuAvx2(void){
   __builtin_cpu_init();
@@ -295,12 +349,14 @@ struct PoolFns {
   AddFn xF32, xF16, xBf16;
   AddWFn xF32W, xF16W, xBf16W, xI8W;
   AddRowsFn xI8Rows;
+  double (*xSumSquares)(const double*, int);
+  void (*xScale)(const double*, int, double, float*);
 };
 
 static PoolFns poolPortable = {
   addFloatsPortable, addHalvesPortable, addBf16Portable,
   addFloatsWPortable, addHalvesWPortable, addBf16WPortable, addI8WPortable,
-  addI8RowsPortable
+  addI8RowsPortable, sumSquaresPortable, scalePortable
 };
 static PoolFns poolBest;
 static int poolChosen = 0;       /* 0, then 1 once poolBest is set */
@@ -318,6 +374,8 @@ static const PoolFns *poolFns(void){
       f.xBf16W = addBf16WAvx2;
       f.xI8W = addI8WAvx2;
       f.xI8Rows = addI8RowsAvx2;
+      f.xSumSquares = sumSquaresAvx2;
+      f.xScale = scaleAvx2;
     }
     if( cpuF16c() ){
       f.xF16 = addHalvesF16c;
@@ -362,6 +420,22 @@ int embPoolWeightedVariants(int eType,
   return n;
 }
 
+int embPoolFinishVariants(double (**aSum)(const double*, int),
+                          void (**aScale)(const double*, int, double, float*),
+                          int nMax){
+  const PoolFns *f = poolFns();
+  int n = 0;
+  if( n<nMax ){
+    aSum[n] = poolPortable.xSumSquares;
+    aScale[n++] = poolPortable.xScale;
+  }
+  if( n<nMax && f->xSumSquares!=poolPortable.xSumSquares ){
+    aSum[n] = f->xSumSquares;
+    aScale[n++] = f->xScale;
+  }
+  return n;
+}
+
 int embPoolI8Variants(void (**aOut)(double*, const uint8_t *const*, int, int),
                       int nMax){
   const PoolFns *f = poolFns();
@@ -401,9 +475,9 @@ void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
                  double *aAcc, float *aOut){
   const PoolFns *f = poolFns();
   size_t rowBytes = (size_t)p->nDims * poolElemSize(p->eMatrixType);
-  double norm = 0.0;
-  int i, j, nUsed = 0;
-  for(j=0; j<nDims; j++) aAcc[j] = 0.0;
+  double norm;
+  int i, nUsed = 0;
+  memset(aAcc, 0, sizeof(double)*(size_t)nDims);
   /* The loader checks that the matrix is 8-byte aligned, and rows are
   ** whole elements, so each row is aligned for its element type. */
   if( p->aTokenWeight==0 && p->eMatrixType==EMB_DT_I8 ){
@@ -440,11 +514,10 @@ void embPoolMean(const EmbModel *p, const int *aId, int nId, int nDims,
       xAdd(aAcc, pRow, nDims, poolWeight(p, aId[i]));
     }
   }
-  for(j=0; j<nDims; j++) norm += aAcc[j]*aAcc[j];
+  norm = f->xSumSquares(aAcc, nDims);
   if( nUsed==0 || !(norm>0.0) || !isfinite(norm) ){
     memset(aOut, 0, sizeof(float)*(size_t)nDims);
     return;
   }
-  norm = 1.0/sqrt(norm);
-  for(j=0; j<nDims; j++) aOut[j] = (float)(aAcc[j]*norm);
+  f->xScale(aAcc, nDims, 1.0/sqrt(norm), aOut);
 }

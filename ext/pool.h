@@ -35,6 +35,7 @@ float embBf16ToFloat(uint16_t h);
 **                            aAcc[j] += element j of row a times w
 **   embPoolI8Variants        nRow <= 255 I8 rows: aAcc[j] += the sum of
 **                            element j of the rows apRow[0..nRow)
+**   embPoolFinishVariants    below
 */
 int embPoolVariants(int eType,
                     void (**aOut)(double *aAcc, const uint8_t *a, int n),
@@ -46,5 +47,12 @@ int embPoolWeightedVariants(int eType,
 int embPoolI8Variants(void (**aOut)(double *aAcc, const uint8_t *const *apRow,
                                     int nRow, int n),
                       int nMax);
+
+/* The normalisation's two loops, in pairs: the sum of squares of
+** aAcc[0..n), and aOut[j] = aAcc[j]*r as floats. */
+int embPoolFinishVariants(double (**aSum)(const double *aAcc, int n),
+                          void (**aScale)(const double *aAcc, int n, double r,
+                                          float *aOut),
+                          int nMax);
 
 #endif /* EMB_POOL_H */

@@ -197,6 +197,30 @@ int main(void){
       }
     }
   }
+  /* the normalisation's loops */
+  {
+    double (*aSum[8])(const double*, int);
+    void (*aScale[8])(const double*, int, double, float*);
+    static float aF[4][1000];
+    int nF = embPoolFinishVariants(aSum, aScale, 8), j;
+    printf("unit_pool: %d normalisation variants\n", nF);
+    for(j=0; j<1000; j++) aAcc[0][j] = (double)((j*7919 % 2003) - 1001) / 3.0;
+    for(iLen=0; iLen<5; iLen++){
+      int n = aLen[iLen];
+      double s0 = aSum[0](aAcc[0], n), want = 0;
+      for(k=1; k<nF && k<4; k++){
+        double sk = aSum[k](aAcc[0], n);
+        CHECK(memcmp(&s0, &sk, sizeof(double))==0,
+              "sum of squares %d differs at length %d", k, n);
+        aScale[0](aAcc[0], n, 0.001, aF[0]);
+        aScale[k](aAcc[0], n, 0.001, aF[k]);
+        CHECK(memcmp(aF[0], aF[k], sizeof(float)*(size_t)n)==0,
+              "scale %d differs at length %d", k, n);
+      }
+      for(j=0; j<n; j++) want += aAcc[0][j]*aAcc[0][j];
+      CHECK(fabs(s0-want)<=1e-12*want, "sum of squares wrong at length %d", n);
+    }
+  }
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;
 }

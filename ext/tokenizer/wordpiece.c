@@ -18,9 +18,11 @@
 ** Only the vocabulary's own ids (below wordpiece.vocab) count as matches,
 ** as in Hugging Face's WordPiece, which does not see the added tokens.
 ** The candidates at one position are at most wordpiece.max_token_bytes
-** long (the longest token), and their FNV-1a hashes are computed in one
-** pass over the bytes (the hash extends byte by byte), so a position
-** costs one hash pass and at most one probe per candidate length.
+** long (the longest token).  The whole rest of the word is tried first
+** (it is the answer for most words); then the FNV-1a hashes of the
+** shorter candidates are computed in one pass over the bytes (the hash
+** extends byte by byte), so a position costs one hash pass and at most
+** one probe per candidate length.
 */
 #include "tokenizer/bert.h"
 #include "tokenizer.h"
@@ -91,7 +93,15 @@ static int wpLongest(const WpState *s, const uint8_t *z, size_t n, size_t i,
 
   if( p->wp.nMaxTokenBytes<=nPre ) return -1;
   nMax = (size_t)(p->wp.nMaxTokenBytes - nPre);
-  if( nMax>n-i ) nMax = n-i;
+  if( nMax>=n-i ){
+    /* the rest of the word is a candidate: most often it is the token */
+    int id = wpLookup(p, wpHash(h, z+i, n-i), zPre, nPre, z+i, n-i);
+    if( id>=0 ){
+      *pEnd = n;
+      return id;
+    }
+    nMax = n-i;
+  }
   /* the hashes at each character end, shortest first */
   for(j=i; j<i+nMax; ){
     size_t j0 = j;
