@@ -76,6 +76,7 @@ endif
 
 .PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
+     $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
@@ -156,6 +157,12 @@ GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
               ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(GOLDEN_SRC) -o $@ $(LDLIBS) -lcjson
+
+# The BERT normalizer against Hugging Face's (test/bert/run.sh feeds it).
+BERT_SRC := test/bert/bert_hf_check.c ext/tokenizer/bert.c ext/unicode.c \
+            ext/model.c ext/safetensors.c
+$(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BERT_SRC) -o $@ $(LDLIBS) -lcjson
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \

@@ -128,13 +128,29 @@ int embBertCcc(uint32_t c){
   return 0;
 }
 
-int embUniLowerFull(uint32_t c, uint32_t *aOut){
+int embBertLower(uint32_t c, uint32_t *aOut){
+  size_t lo = 0, hi = sizeof(aEmbBertLower)/sizeof(aEmbBertLower[0]);
   if( c==0x0130 ){
     aOut[0] = 'i';
     aOut[1] = 0x0307;
     return 2;
   }
-  aOut[0] = embUniLower(c);
+  aOut[0] = c;
+  if( c<0x80 ){
+    if( c>='A' && c<='Z' ) aOut[0] = c+32;
+    return 1;
+  }
+  while( lo<hi ){
+    size_t mid = (lo+hi)/2;
+    if( c<aEmbBertLower[mid][0] ){
+      hi = mid;
+    }else if( c>aEmbBertLower[mid][0] ){
+      lo = mid+1;
+    }else{
+      aOut[0] = aEmbBertLower[mid][1];
+      break;
+    }
+  }
   return 1;
 }
 

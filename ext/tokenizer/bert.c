@@ -21,7 +21,7 @@
 ** and appending that to the current word or ending the word, and never
 ** builds the normalized text.  The character data are those
 ** tokenizers@0.23.2 uses (unicode.h: Unicode 8.0 categories, 9.0
-** decompositions, 16.0 white space and case; tools/gen_unicode.py says why).
+** decompositions, 17.0 white space and case; tools/gen_unicode.py says why).
 **
 ** NFD's canonical ordering: within a run of characters of non-zero
 ** combining class, a stable sort by class.  Here a character of non-zero
@@ -164,7 +164,7 @@ static int putChar(EmbBertWords *p, uint32_t c, unsigned b){
     if( (m & EMB_NORM_STRIP) && (bd & EMB_BERT_CCC) ) ccc = embBertCcc(d);
     if( (m & EMB_NORM_LOWER) && (bd & EMB_BERT_LOWER) ){
       uint32_t aLow[2];
-      int nLow = embUniLowerFull(d, aLow), j;
+      int nLow = embBertLower(d, aLow), j;
       /* lower case makes and moves no non-starter (gen_unicode.py checks) */
       for(j=0; j<nLow; j++){
         if( wordPut(p, aLow[j], 0) ) return -1;
