@@ -94,7 +94,7 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   cs_mini=$(val "coldstart $BUILD/test/mini.emb" total_us)
   cs_big=$(val "coldstart models/default.emb" total_us)
   echo "| cold start: open + load extension + load model + first embed(), $mini_bytes-byte model | ${cs_mini} µs | | | < 1,000 µs |"
-  echo "| cold start, the same with the default model (potion-base-4M-int8, $((model_bytes/100000)) × 100 kB) | ${cs_big} µs | | $(ratio "$cs_big" "$cs_mini")× the small model's | < 1,000 µs |"
+  echo "| cold start, the same with the default model (potion-base-4M-int8, $(awk -v b="$model_bytes" 'BEGIN{printf "%.1f", b/1e6}') MB) | ${cs_big} µs | | $(ratio "$cs_big" "$cs_mini")× the small model's | < 1,000 µs |"
   if [ -n "$glove" ]; then
     cs_g=$(val "coldstart $glove" total_us)
     echo "| cold start, the same with GloVe ($(( $(stat -L -c %s "$glove")/1000000 )) MB) | ${cs_g} µs | | $(ratio "$cs_g" "$cs_mini")× the small model's | flat in size |"
@@ -112,7 +112,7 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   while read -r _ name what rest; do
     case "$what" in
       Spearman) sp=$(sed -E 's/.*= ([0-9.]+).*/\1/' <<<"$rest")
-        bk=$(grep -E "^quality $name +Banking77" "$raw" | sed -E 's/.*= ([0-9.]+)%.*/\1/')
+        bk=$(grep -E "^quality $name +Banking77" "$raw" | head -1 | sed -E 's/.*= ([0-9.]+)%.*/\1/')
         tgt=""; [ "$name" = default ] && tgt="≥ 74.0 and ≥ 87%"
         echo "| quality of $name: STS-B test Spearman ×100, Banking77 1-NN accuracy | $sp, ${bk}% | | | $tgt |" ;;
     esac
