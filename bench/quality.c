@@ -1,14 +1,22 @@
 /*
 ** quality.c: sentence-embedding quality on STS Benchmark, as Spearman's
 ** rank correlation (x100) between cosine(embed(s1), embed(s2)) and the gold
-** similarity scores.
+** similarity scores, and on Banking77 as 1-nearest-neighbour accuracy.
 **
 **     build/quality build/embed.so ../shared/data/stsb_test.tsv \
 **         default=models/default.emb raw=models/raw.emb
-**     build/quality --min=60 build/embed.so STSB.tsv default=models/default.emb
+**     build/quality --banking=../shared/data/banking77 --min=74 \
+**         --min-banking=87 build/embed.so STSB.tsv default=models/default.emb
 **
-** With --min=X it is a test: each model must reach X, and it ends with
-** "N passed, N failed".
+** With --min=X it is a test: each model's Spearman x100 must reach X (and
+** with --min-banking=P, its Banking77 accuracy P percent), and it ends
+** with "N passed, N failed".
+**
+** Banking77 (--banking=PREFIX reads PREFIX_train.tsv and PREFIX_test.tsv,
+** "label<TAB>text"): each test text's label is predicted as the label of
+** the training text whose embedding has the highest cosine with its own
+** (the first of equals; texts with no token embed to zero and match
+** nothing), and the accuracy is the share predicted right, x100.
 **
 ** HOW IT WORKS
 ** Each NAME=PATH model is loaded into one connection with embed_load(); for
@@ -69,6 +77,98 @@ static double pearson(const double *x, const double *y, int n){
   return sxy / sqrt(sxx*syy);
 }
 
+/* A labelled text of Banking77 */
+typedef struct Labelled Labelled;
+struct Labelled { char *zLabel, *zText; };
+
+static Labelled *readLabelled(const char *zFile, int *pn){
+  FILE *in = fopen(zFile, "rb");
+  char *zLine = 0;
+  size_t nCap = 0;
+  ssize_t len;
+  Labelled *a = 0;
+  int n = 0, nAlloc = 0;
+  if( in==0 ){ perror(zFile); exit(2); }
+  while( (len = getline(&zLine, &nCap, in))>0 ){
+    char *t;
+    while( len>0 && (zLine[len-1]=='\n' || zLine[len-1]=='\r') ) zLine[--len] = 0;
+    t = strchr(zLine, '\t');
+    if( t==0 ) continue;
+    *t = 0;
+    if( n>=nAlloc ){
+      nAlloc = nAlloc ? 2*nAlloc : 1024;
+      a = realloc(a, sizeof(Labelled)*(size_t)nAlloc);
+      if( a==0 ){ fprintf(stderr, "out of memory\n"); exit(2); }
+    }
+    a[n].zLabel = strdup(zLine);
+    a[n].zText = strdup(t+1);
+    n++;
+  }
+  free(zLine);
+  fclose(in);
+  *pn = n;
+  return a;
+}
+
+/* The unit vectors of the texts of a[0..n) by model zName, n x *pnDim
+** floats from malloc(). */
+static float *embedAll(sqlite3 *db, const char *zName, const Labelled *a,
+                       int n, int *pnDim){
+  char *zSql = sqlite3_mprintf("SELECT embed(?1, NULL, %Q)", zName);
+  sqlite3_stmt *pStmt;
+  float *aVec = 0;
+  int i, nDim = 0;
+  if( sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0)!=SQLITE_OK ){
+    fprintf(stderr, "%s\n", sqlite3_errmsg(db));
+    exit(2);
+  }
+  for(i=0; i<n; i++){
+    sqlite3_bind_text(pStmt, 1, a[i].zText, -1, SQLITE_STATIC);
+    if( sqlite3_step(pStmt)!=SQLITE_ROW ){
+      fprintf(stderr, "%s\n", sqlite3_errmsg(db));
+      exit(2);
+    }
+    if( aVec==0 ){
+      nDim = sqlite3_column_bytes(pStmt, 0)/4;
+      aVec = malloc(sizeof(float)*(size_t)n*(size_t)nDim);
+      if( aVec==0 ){ fprintf(stderr, "out of memory\n"); exit(2); }
+    }
+    memcpy(aVec + (size_t)i*nDim, sqlite3_column_blob(pStmt, 0),
+           sizeof(float)*(size_t)nDim);
+    sqlite3_reset(pStmt);
+  }
+  sqlite3_finalize(pStmt);
+  sqlite3_free(zSql);
+  *pnDim = nDim;
+  return aVec;
+}
+
+/* Banking77 1-NN accuracy x100 of model zName */
+static double banking(sqlite3 *db, const char *zName, const Labelled *aTrain,
+                      int nTrain, const Labelled *aTest, int nTest){
+  int nDim, nDim2, i, j, k, nRight = 0;
+  float *aA = embedAll(db, zName, aTrain, nTrain, &nDim);
+  float *aB = embedAll(db, zName, aTest, nTest, &nDim2);
+  for(i=0; i<nTest; i++){
+    const float *q = aB + (size_t)i*nDim;
+    double best = -2.0;
+    int iBest = -1;
+    for(j=0; j<nTrain; j++){
+      const float *r = aA + (size_t)j*nDim;
+      double d = 0.0;
+      for(k=0; k<nDim; k++) d += (double)q[k]*r[k];
+      if( d>best && d!=0.0 ){ best = d; iBest = j; }
+    }
+    if( iBest>=0 && strcmp(aTrain[iBest].zLabel, aTest[i].zLabel)==0 ){
+      nRight++;
+    }
+  }
+  free(aA);
+  free(aB);
+  (void)nDim2;
+  return 100.0*nRight/(nTest ? nTest : 1);
+}
+
 static Pair *readPairs(const char *zFile, int *pn){
   FILE *in = fopen(zFile, "rb");
   char *zLine = 0;
@@ -104,17 +204,39 @@ static Pair *readPairs(const char *zFile, int *pn){
 int main(int argc, char **argv){
   sqlite3 *db;
   Pair *aPair;
+  Labelled *aTrain = 0, *aTest = 0;
+  int nTrain = 0, nTest = 0;
   int nPair, i, iArg, nPass = 0, nFail = 0;
-  double rMin = -1.0;
+  double rMin = -1.0, rMinBank = -1.0;
+  const char *zBank = 0;
   char *zErr = 0;
-  if( argc>1 && strncmp(argv[1], "--min=", 6)==0 ){
-    rMin = atof(argv[1]+6);
+  while( argc>1 && strncmp(argv[1], "--", 2)==0 ){
+    if( strncmp(argv[1], "--min=", 6)==0 ){
+      rMin = atof(argv[1]+6);
+    }else if( strncmp(argv[1], "--min-banking=", 14)==0 ){
+      rMinBank = atof(argv[1]+14);
+    }else if( strncmp(argv[1], "--banking=", 10)==0 ){
+      zBank = argv[1]+10;
+    }else{
+      fprintf(stderr, "unknown option %s\n", argv[1]);
+      return 2;
+    }
     argv++;
     argc--;
   }
-  if( argc<4 ){
-    fprintf(stderr, "usage: %s EXT.so STSB.tsv NAME=MODEL.emb...\n", argv[0]);
+  if( argc<4 || (rMinBank>=0.0 && zBank==0) ){
+    fprintf(stderr, "usage: %s [--min=X] [--banking=PREFIX [--min-banking=P]] "
+            "EXT.so STSB.tsv NAME=MODEL.emb...\n", argv[0]);
     return 2;
+  }
+  if( rMinBank>=0.0 && rMin<0.0 ) rMin = 0.0;
+  if( zBank ){
+    char *z = sqlite3_mprintf("%s_train.tsv", zBank);
+    aTrain = readLabelled(z, &nTrain);
+    sqlite3_free(z);
+    z = sqlite3_mprintf("%s_test.tsv", zBank);
+    aTest = readLabelled(z, &nTest);
+    sqlite3_free(z);
   }
   aPair = readPairs(argv[2], &nPair);
   if( sqlite3_open(":memory:", &db)!=SQLITE_OK ) return 2;
@@ -124,6 +246,10 @@ int main(int argc, char **argv){
     return 2;
   }
   printf("STS-B %s: %d pairs\n", argv[2], nPair);
+  if( zBank ){
+    printf("Banking77 %s_{train,test}.tsv: %d training texts, %d test "
+           "texts\n", zBank, nTrain, nTest);
+  }
   for(iArg=3; iArg<argc; iArg++){
     char *zName = strdup(argv[iArg]), *zPath = strchr(zName, '=');
     char *zSql;
@@ -171,6 +297,20 @@ int main(int argc, char **argv){
         }
       }
     }
+    if( zBank ){
+      double acc = banking(db, zName, aTrain, nTrain, aTest, nTest);
+      printf("%-10s Banking77 1-NN accuracy = %.2f%%   (%s)\n", zName, acc,
+             zPath);
+      if( rMinBank>=0.0 ){
+        if( acc>=rMinBank ){
+          nPass++;
+        }else{
+          nFail++;
+          printf("FAIL: %s has Banking77 accuracy %.2f%%, below %.2f%%\n",
+                 zName, acc, rMinBank);
+        }
+      }
+    }
     sqlite3_finalize(pStmt);
     sqlite3_free(zSql);
     free(aGold);
@@ -178,6 +318,10 @@ int main(int argc, char **argv){
   }
   for(i=0; i<nPair; i++){ free(aPair[i].z1); free(aPair[i].z2); }
   free(aPair);
+  for(i=0; i<nTrain; i++){ free(aTrain[i].zLabel); free(aTrain[i].zText); }
+  for(i=0; i<nTest; i++){ free(aTest[i].zLabel); free(aTest[i].zText); }
+  free(aTrain);
+  free(aTest);
   sqlite3_close(db);
   if( rMin>=0.0 ){
     printf("%d passed, %d failed\n", nPass, nFail);

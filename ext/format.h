@@ -10,7 +10,11 @@
 #include <stdint.h>
 
 #define EMB_FORMAT_NAME     "sqlite-embed"
-#define EMB_FORMAT_VERSION  1
+#define EMB_FORMAT_VERSION  2       /* what the writer writes */
+#define EMB_FORMAT_VERSION_MIN 1    /* the oldest the loader reads: version
+                                    ** 2 added I8 and BF16 matrices,
+                                    ** token.row, token.weight,
+                                    ** pool.skip_id and WordPiece */
 #define EMB_FILE_ALIGN      64      /* the writer aligns tensors to this */
 #define EMB_LOAD_ALIGN      8       /* the loader requires at least this */
 
@@ -20,6 +24,13 @@
 #define EMB_T_VOCAB_BYTES   "vocab.bytes"
 #define EMB_T_VOCAB_HASH    "vocab.hash"
 #define EMB_T_PAD_PREFIX    "_pad."
+#define EMB_T_TOKEN_ROW     "token.row"        /* U32 [vocab_size] */
+#define EMB_T_TOKEN_WEIGHT  "token.weight"     /* F32 [vocab_size] */
+
+/* Added tokens of the WordPiece kind (the BPE kinds name them bpe.added*) */
+#define EMB_T_ADDED         "added.hash"       /* U32 [slots] */
+#define EMB_T_ADDED_LEN     "added.lens"       /* U32 [k] */
+#define EMB_T_ADDED_1ST     "added.first"      /* U8 [256] */
 
 /* Tensors of the BPE tokenizers (bpe-metaspace, bpe-bytelevel) */
 #define EMB_T_BPE_MERGES    "bpe.merges"       /* U32 [slots, 4] */
@@ -29,11 +40,14 @@
 #define EMB_T_BPE_ADDED_1ST "bpe.added_first"  /* U8 [256] */
 #define EMB_BPE_NONE        0xFFFFFFFFu        /* no id, empty merge slot */
 #define EMB_BPE_MAX_ADDED_LENS 4096            /* bpe.added_lens entries */
+#define EMB_MAX_ADDED_LENS  EMB_BPE_MAX_ADDED_LENS
+#define EMB_WP_MAX_CHARS    100000000          /* wordpiece.max_chars */
 
 /* Tokenizer kinds, as written in __metadata__.tokenizer */
 #define EMB_TOKENIZER_WORD      "word"
 #define EMB_TOKENIZER_METASPACE "bpe-metaspace"
 #define EMB_TOKENIZER_BYTELEVEL "bpe-bytelevel"
+#define EMB_TOKENIZER_WORDPIECE "wordpiece"
 
 /* FNV-1a, 32 bits: the hash of vocab.hash (and of every other hash table
 ** in the file, unless FORMAT.md says otherwise). */

@@ -302,6 +302,23 @@ static int64_t modelMetaNumber(const EmbModel *p, const char *zKey,
 }
 
 /*
+** The metadata value zKey of p that must be a token id ("0" or a decimal
+** number below vocab_size).  Returns it, or -1 with *pzErr set.
+*/
+static int64_t modelId(const EmbModel *p, const char *zKey, char **pzErr){
+  const char *z = embModelMeta(p, zKey);
+  int64_t v = -1;
+  if( z ) v = strcmp(z, "0")==0 ? 0 : modelDecimal(z, p->nVocab-1);
+  if( z==0 ){
+    *pzErr = embMprintf("model '%s' has no __metadata__.%s", p->zPath, zKey);
+  }else if( v<0 ){
+    *pzErr = embMprintf("model '%s' has __metadata__.%s '%s'; it must be an "
+                        "id below %d", p->zPath, zKey, z, p->nVocab);
+  }
+  return v;
+}
+
+/*
 ** Check the metadata of p and set the fields it gives.  Returns 0, or 1
 ** with *pzErr set (NULL for out of memory).
 */
@@ -310,6 +327,7 @@ static int modelCheckMeta(EmbModel *p, int hasMeta, char **pzErr){
     { EMB_TOKENIZER_WORD,      EMB_TOK_WORD },
     { EMB_TOKENIZER_METASPACE, EMB_TOK_METASPACE },
     { EMB_TOKENIZER_BYTELEVEL, EMB_TOK_BYTELEVEL },
+    { EMB_TOKENIZER_WORDPIECE, EMB_TOK_WORDPIECE },
   };
   const char *z;
   int64_t v;
@@ -337,11 +355,14 @@ static int modelCheckMeta(EmbModel *p, int hasMeta, char **pzErr){
                         p->zPath);
     return 1;
   }
-  if( modelDecimal(z, INT_MAX)!=EMB_FORMAT_VERSION ){
+  v = modelDecimal(z, INT_MAX);
+  if( v<EMB_FORMAT_VERSION_MIN || v>EMB_FORMAT_VERSION ){
     *pzErr = embMprintf("model '%s' has format version %s; this build reads "
-                        "version %d", p->zPath, z, EMB_FORMAT_VERSION);
+                        "versions %d to %d", p->zPath, z,
+                        EMB_FORMAT_VERSION_MIN, EMB_FORMAT_VERSION);
     return 1;
   }
+  p->iVersion = (int)v;
   z = embModelMeta(p, "tokenizer");
   if( z==0 ){
     *pzErr = embMprintf("model '%s' has no __metadata__.tokenizer", p->zPath);
@@ -352,9 +373,15 @@ static int modelCheckMeta(EmbModel *p, int hasMeta, char **pzErr){
   }
   if( k==sizeof(aTok)/sizeof(aTok[0]) ){
     *pzErr = embMprintf("model '%s' has unknown tokenizer '%s' (this build "
-                        "knows %s, %s and %s)", p->zPath, z,
+                        "knows %s, %s, %s and %s)", p->zPath, z,
                         EMB_TOKENIZER_WORD, EMB_TOKENIZER_METASPACE,
-                        EMB_TOKENIZER_BYTELEVEL);
+                        EMB_TOKENIZER_BYTELEVEL, EMB_TOKENIZER_WORDPIECE);
+    return 1;
+  }
+  if( aTok[k].eTok==EMB_TOK_WORDPIECE && p->iVersion<2 ){
+    *pzErr = embMprintf("model '%s' has tokenizer '%s', which needs format "
+                        "version 2, but its version is %d", p->zPath, z,
+                        p->iVersion);
     return 1;
   }
   p->eTokenizer = aTok[k].eTok;
@@ -382,10 +409,41 @@ static int modelCheckRequired(EmbModel *p, char **pzErr){
   const EmbTensor *pT;
   char zShape[128];
 
-  pT = modelRequire(p, EMB_T_MATRIX, EMB_DT_F32, EMB_DT_F16, pzErr);
+  const EmbTensor *pRow = embModelTensor(p, EMB_T_TOKEN_ROW);
+
+  if( p->iVersion<2 ){
+    pT = modelRequire(p, EMB_T_MATRIX, EMB_DT_F32, EMB_DT_F16, pzErr);
+  }else{
+    pT = embModelTensor(p, EMB_T_MATRIX);
+    if( pT && pT->eType!=EMB_DT_F32 && pT->eType!=EMB_DT_F16
+     && pT->eType!=EMB_DT_BF16 && pT->eType!=EMB_DT_I8 ){
+      *pzErr = embMprintf("model '%s': tensor '%s' has dtype %s but needs "
+                          "F32, F16, BF16 or I8", p->zPath, pT->zName,
+                          embStDtypeName(pT->eType));
+      return 1;
+    }
+    if( pT==0 ) pT = modelRequire(p, EMB_T_MATRIX, EMB_DT_F32, 0, pzErr);
+  }
   if( pT==0 ) return 1;
-  if( pT->nDim!=2 || pT->aShape[0]!=(uint64_t)p->nVocab
-   || pT->aShape[1]!=(uint64_t)p->nDims ){
+  if( pRow && p->iVersion<2 ){
+    *pzErr = embMprintf("model '%s' has tensor '%s', which needs format "
+                        "version 2, but its version is %d", p->zPath,
+                        EMB_T_TOKEN_ROW, p->iVersion);
+    return 1;
+  }
+  if( pRow ){
+    /* rows shared by tokens: any count of rows, each token's checked at use */
+    if( pT->nDim!=2 || pT->aShape[0]==0 || pT->aShape[0]>INT_MAX
+     || pT->aShape[1]!=(uint64_t)p->nDims ){
+      *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
+                          "[rows, dims] = [1 or more, %d]", p->zPath,
+                          pT->zName, modelShape(zShape, sizeof(zShape),
+                                                pT->aShape, pT->nDim),
+                          p->nDims);
+      return 1;
+    }
+  }else if( pT->nDim!=2 || pT->aShape[0]!=(uint64_t)p->nVocab
+         || pT->aShape[1]!=(uint64_t)p->nDims ){
     *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
                         "[vocab_size, dims] = [%d, %d]", p->zPath, pT->zName,
                         modelShape(zShape, sizeof(zShape), pT->aShape,
@@ -394,6 +452,38 @@ static int modelCheckRequired(EmbModel *p, char **pzErr){
   }
   p->eMatrixType = pT->eType;
   p->aMatrix = pT->a;
+  p->nRow = (int)pT->aShape[0];
+  if( pRow ){
+    pT = modelRequire1(p, EMB_T_TOKEN_ROW, EMB_DT_U32, (uint64_t)p->nVocab,
+                       pzErr);
+    if( pT==0 ) return 1;
+    p->aTokenRow = pT->a;
+  }
+  if( embModelTensor(p, EMB_T_TOKEN_WEIGHT) ){
+    if( p->iVersion<2 ){
+      *pzErr = embMprintf("model '%s' has tensor '%s', which needs format "
+                          "version 2, but its version is %d", p->zPath,
+                          EMB_T_TOKEN_WEIGHT, p->iVersion);
+      return 1;
+    }
+    pT = modelRequire1(p, EMB_T_TOKEN_WEIGHT, EMB_DT_F32, (uint64_t)p->nVocab,
+                       pzErr);
+    if( pT==0 ) return 1;
+    p->aTokenWeight = pT->a;
+  }
+  p->iSkipId = -1;
+  if( embModelMeta(p, "pool.skip_id") ){
+    int64_t v;
+    if( p->iVersion<2 ){
+      *pzErr = embMprintf("model '%s' has __metadata__.pool.skip_id, which "
+                          "needs format version 2, but its version is %d",
+                          p->zPath, p->iVersion);
+      return 1;
+    }
+    v = modelId(p, "pool.skip_id", pzErr);
+    if( v<0 ) return 1;
+    p->iSkipId = (int)v;
+  }
 
   pT = modelRequire(p, EMB_T_VOCAB_OFFSETS, EMB_DT_U32, 0, pzErr);
   if( pT==0 ) return 1;
@@ -443,6 +533,40 @@ static int modelFlag(const EmbModel *p, const char *zKey, char **pzErr){
 }
 
 /*
+** The three tables of the added tokens, named zHash, zLen and zFirst
+** (FORMAT.md, "Added tokens"), into p->added.  Returns 0, or 1 with *pzErr
+** set (NULL for out of memory).
+*/
+static int modelCheckAdded(EmbModel *p, const char *zHash, const char *zLen,
+                           const char *zFirst, char **pzErr){
+  EmbAdded *a = &p->added;
+  const EmbTensor *pT;
+  char zShape[128];
+
+  pT = modelRequire1(p, zHash, EMB_DT_U32, 0, pzErr);
+  if( pT==0 ) return 1;
+  a->aHash = pT->a;
+  a->nSlot = (uint32_t)pT->aShape[0];
+
+  pT = modelRequire(p, zLen, EMB_DT_U32, 0, pzErr);
+  if( pT==0 ) return 1;
+  if( pT->nDim!=1 || pT->aShape[0]>EMB_MAX_ADDED_LENS ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
+                        "[k], k from 0 to %d", p->zPath, pT->zName,
+                        modelShape(zShape, sizeof(zShape), pT->aShape,
+                                   pT->nDim), EMB_MAX_ADDED_LENS);
+    return 1;
+  }
+  a->aLen = pT->a;
+  a->nLen = (int)pT->aShape[0];
+
+  pT = modelRequire1(p, zFirst, EMB_DT_U8, 256, pzErr);
+  if( pT==0 ) return 1;
+  a->aFirst = pT->a;
+  return 0;
+}
+
+/*
 ** Check the tables and settings of the BPE tokenizer kinds (FORMAT.md,
 ** "BPE tokenizers") and set p->bpe.  Only shapes and a few metadata
 ** values: nothing proportional to the vocabulary.  Returns 0, or 1 with
@@ -473,26 +597,10 @@ static int modelCheckBpe(EmbModel *p, char **pzErr){
   if( pT==0 ) return 1;
   b->aByte = pT->a;
 
-  pT = modelRequire1(p, EMB_T_BPE_ADDED, EMB_DT_U32, 0, pzErr);
-  if( pT==0 ) return 1;
-  b->aAdded = pT->a;
-  b->nAddedSlot = (uint32_t)pT->aShape[0];
-
-  pT = modelRequire(p, EMB_T_BPE_ADDED_LEN, EMB_DT_U32, 0, pzErr);
-  if( pT==0 ) return 1;
-  if( pT->nDim!=1 || pT->aShape[0]>EMB_BPE_MAX_ADDED_LENS ){
-    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
-                        "[k], k from 0 to %d", p->zPath, pT->zName,
-                        modelShape(zShape, sizeof(zShape), pT->aShape,
-                                   pT->nDim), EMB_BPE_MAX_ADDED_LENS);
+  if( modelCheckAdded(p, EMB_T_BPE_ADDED, EMB_T_BPE_ADDED_LEN,
+                      EMB_T_BPE_ADDED_1ST, pzErr) ){
     return 1;
   }
-  b->aAddedLen = pT->a;
-  b->nAddedLen = (int)pT->aShape[0];
-
-  pT = modelRequire1(p, EMB_T_BPE_ADDED_1ST, EMB_DT_U8, 256, pzErr);
-  if( pT==0 ) return 1;
-  b->aAddedFirst = pT->a;
 
   z = embModelMeta(p, "bpe.unk_id");
   if( z==0 ){
@@ -528,6 +636,82 @@ static int modelCheckBpe(EmbModel *p, char **pzErr){
       char zChar = (char)c;
       b->aAscii[c] = embModelLookup(p, &zChar, 1);
     }
+  }
+  return 0;
+}
+
+/*
+** The WordPiece kind (FORMAT.md, "The WordPiece tokenizer"): the added
+** tokens' tables and the wordpiece.* and normalizer settings into p->wp.
+** Returns 0, or 1 with *pzErr set (NULL for out of memory).
+*/
+static int modelCheckWordPiece(EmbModel *p, char **pzErr){
+  static const struct { const char *zKey; unsigned m; } aNorm[] = {
+    { "bert.clean_text", EMB_NORM_CLEAN },
+    { "bert.handle_chinese_chars", EMB_NORM_CHINESE },
+    { "bert.strip_accents", EMB_NORM_STRIP },
+    { "bert.lowercase", EMB_NORM_LOWER },
+  };
+  EmbWordPiece *w = &p->wp;
+  const char *z;
+  int64_t v;
+  size_t k;
+
+  if( modelCheckAdded(p, EMB_T_ADDED, EMB_T_ADDED_LEN, EMB_T_ADDED_1ST,
+                      pzErr) ){
+    return 1;
+  }
+  v = modelId(p, "wordpiece.unk_id", pzErr);
+  if( v<0 ) return 1;
+  w->iUnk = (int)v;
+  v = modelMetaNumber(p, "wordpiece.vocab", p->nVocab, pzErr);
+  if( v<0 ) return 1;
+  w->nModelVocab = (int)v;
+  z = embModelMeta(p, "wordpiece.max_chars");
+  if( z && strcmp(z, "0")==0 ){
+    w->nMaxChars = 0;
+  }else{
+    v = modelMetaNumber(p, "wordpiece.max_chars", EMB_WP_MAX_CHARS, pzErr);
+    if( v<0 ) return 1;
+    w->nMaxChars = (int)v;
+  }
+  v = modelMetaNumber(p, "wordpiece.max_token_bytes", INT_MAX, pzErr);
+  if( v<0 ) return 1;
+  w->nMaxTokenBytes = (int)v;
+  z = embModelMeta(p, "wordpiece.prefix");
+  if( z==0 ){
+    *pzErr = embMprintf("model '%s' has no __metadata__.wordpiece.prefix",
+                        p->zPath);
+    return 1;
+  }
+  w->zPrefix = z;
+  w->nPrefix = (int)strlen(z);
+  if( w->nPrefix>64 ){
+    *pzErr = embMprintf("model '%s' has a __metadata__.wordpiece.prefix of "
+                        "%d bytes; at most 64", p->zPath, w->nPrefix);
+    return 1;
+  }
+  z = embModelMeta(p, "normalizer");
+  if( z==0 || (strcmp(z, "bert")!=0 && strcmp(z, "none")!=0) ){
+    *pzErr = embMprintf("model '%s' has __metadata__.normalizer '%s'; this "
+                        "build knows 'bert' and 'none'", p->zPath,
+                        z ? z : "(none)");
+    return 1;
+  }
+  w->mNorm = 0;
+  if( strcmp(z, "bert")==0 ){
+    for(k=0; k<sizeof(aNorm)/sizeof(aNorm[0]); k++){
+      int b = modelFlag(p, aNorm[k].zKey, pzErr);
+      if( b<0 ) return 1;
+      if( b ) w->mNorm |= aNorm[k].m;
+    }
+  }
+  z = embModelMeta(p, "pre_tokenizer");
+  if( z==0 || strcmp(z, "bert")!=0 ){
+    *pzErr = embMprintf("model '%s' has __metadata__.pre_tokenizer '%s'; "
+                        "this build knows 'bert'", p->zPath,
+                        z ? z : "(none)");
+    return 1;
   }
   return 0;
 }
@@ -597,6 +781,9 @@ int embModelOpenBuffer(const uint8_t *a, uint64_t n, const char *zLabel,
   if( modelCheckRequired(p, &zErr) ) goto open_done;
   if( (p->eTokenizer==EMB_TOK_METASPACE || p->eTokenizer==EMB_TOK_BYTELEVEL)
    && modelCheckBpe(p, &zErr) ) goto open_done;
+  if( p->eTokenizer==EMB_TOK_WORDPIECE && modelCheckWordPiece(p, &zErr) ){
+    goto open_done;
+  }
   rc = 0;
 
 open_done:

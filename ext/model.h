@@ -26,12 +26,17 @@
 #define EMB_DT_F16  2
 #define EMB_DT_U32  3
 #define EMB_DT_U8   4
-#define EMB_DT_BF16 5   /* accepted by the reader of WordLlama's input files */
+#define EMB_DT_BF16 5   /* bfloat16: the high half of an F32 */
+#define EMB_DT_I8   6
+#define EMB_DT_F64  7   /* the rest only in converters' input files */
+#define EMB_DT_I32  8
+#define EMB_DT_I64  9
 
 /* Tokenizer kinds (EmbModel.eTokenizer) */
 #define EMB_TOK_WORD       1
 #define EMB_TOK_METASPACE  2   /* Llama-2 style BPE */
 #define EMB_TOK_BYTELEVEL  3   /* Llama-3 style BPE */
+#define EMB_TOK_WORDPIECE  4   /* BERT style WordPiece (format version 2) */
 
 typedef struct EmbTensor EmbTensor;
 struct EmbTensor {
@@ -44,8 +49,24 @@ struct EmbTensor {
 };
 
 /*
+** The added tokens (special or not) that are found in the raw text before
+** the tokenizer proper runs: bpe.added* for the BPE kinds, added.* for
+** WordPiece (models/FORMAT.md, "Added tokens"); all zero for the word
+** tokenizer.  U32 tables are read with embU32At(); ids from them are
+** checked against nVocab at use.
+*/
+typedef struct EmbAdded EmbAdded;
+struct EmbAdded {
+  const uint8_t *aHash;        /* U32[nSlot], id+1 or 0 */
+  uint32_t nSlot;              /* a power of two */
+  const uint8_t *aLen;         /* U32[nLen]: the lengths, longest first */
+  int nLen;
+  const uint8_t *aFirst;       /* U8[256]: 1 where some token starts */
+};
+
+/*
 ** The tables of the BPE tokenizer kinds, in the mapping (models/FORMAT.md,
-** "BPE tokenizers"); all zero for the word tokenizer.  U32 tables are read
+** "BPE tokenizers"); all zero for the other kinds.  U32 tables are read
 ** with embU32At().  The loader checks their shapes; ids read from them are
 ** checked against nVocab at use.
 */
@@ -55,11 +76,6 @@ struct EmbBpe {
                                ** merged, rank) */
   uint32_t nMergeSlot;         /* a power of two */
   const uint8_t *aByte;        /* bpe.bytes: U32[256], id of byte b's token */
-  const uint8_t *aAdded;       /* bpe.added: U32[nAddedSlot], id+1 or 0 */
-  uint32_t nAddedSlot;         /* a power of two */
-  const uint8_t *aAddedLen;    /* bpe.added_lens: U32[nAddedLen] */
-  int nAddedLen;
-  const uint8_t *aAddedFirst;  /* bpe.added_first: U8[256] */
   int iUnk;                    /* the unknown token's id, or -1 */
   int bFuseUnk;                /* consecutive unknown characters: one unk */
   int bByteFallback;           /* unknown characters as <0xNN> tokens */
@@ -72,19 +88,48 @@ struct EmbBpe {
                                ** 128 lookups) */
 };
 
+/* BertNormalizer options (EmbWordPiece.mNorm) */
+#define EMB_NORM_CLEAN    1    /* clean_text */
+#define EMB_NORM_CHINESE  2    /* handle_chinese_chars */
+#define EMB_NORM_STRIP    4    /* strip_accents (NFD, then no Mn) */
+#define EMB_NORM_LOWER    8    /* lowercase */
+
+/*
+** The settings of the WordPiece kind (models/FORMAT.md, "The WordPiece
+** tokenizer"), from the metadata; all zero for the other kinds.
+*/
+typedef struct EmbWordPiece EmbWordPiece;
+struct EmbWordPiece {
+  int iUnk;                    /* the unknown token's id */
+  int nModelVocab;             /* ids below this are WordPiece's own */
+  int nMaxChars;               /* a longer word is the unknown token */
+  int nMaxTokenBytes;          /* the longest token text, in bytes */
+  const char *zPrefix;         /* continuing_subword_prefix ("##") */
+  int nPrefix;
+  unsigned mNorm;              /* EMB_NORM_* */
+};
+
 typedef struct EmbModel EmbModel;
 struct EmbModel {
   char *zPath;                 /* the path it was opened from, or a label */
   const uint8_t *aFile;        /* the whole file, mapped or borrowed */
   uint64_t nFile;
+  int iVersion;                /* format_version: 1 or 2 */
   int eTokenizer;              /* EMB_TOK_* */
   const char *zTokenizer;      /* "word", "bpe-metaspace", ... */
   const char *zSource;         /* "glove", "wordllama", ... */
   const char *zDescription;    /* free text, "" when absent */
   int nDims;                   /* row length */
   int nVocab;                  /* number of tokens */
-  int eMatrixType;             /* EMB_DT_F32 or EMB_DT_F16 */
-  const uint8_t *aMatrix;      /* nVocab rows of nDims elements */
+  int eMatrixType;             /* EMB_DT_F32, F16, BF16 or I8 */
+  const uint8_t *aMatrix;      /* nRow rows of nDims elements */
+  int nRow;                    /* nVocab, unless aTokenRow maps tokens */
+  const uint8_t *aTokenRow;    /* token.row: U32[nVocab], token -> row, or
+                               ** NULL (row = token); checked at use */
+  const uint8_t *aTokenWeight; /* token.weight: F32[nVocab] multiplied into
+                               ** each token's row, or NULL */
+  int iSkipId;                 /* pool.skip_id: the token embed() leaves
+                               ** out of the mean (Model2Vec's unk), or -1 */
   const uint8_t *aVocabOff;    /* U32[nVocab+1], read with memcpy */
   const uint8_t *aVocabBytes;
   uint64_t nVocabBytes;
@@ -93,7 +138,9 @@ struct EmbModel {
   int nTensor;
   EmbTensor *aTensor;          /* every tensor in the file but _pad.* */
   int64_t loadUs;              /* microseconds spent opening it */
+  EmbAdded added;              /* added tokens (BPE kinds, WordPiece) */
   EmbBpe bpe;                  /* the BPE kinds' tables */
+  EmbWordPiece wp;             /* the WordPiece kind's settings */
 
   /* Counters, updated with atomic adds by any thread */
   int64_t nCall;               /* embed() calls */

@@ -67,6 +67,10 @@ static const struct {
   { "BF16", EMB_DT_BF16, 2 },
   { "U32",  EMB_DT_U32,  4 },
   { "U8",   EMB_DT_U8,   1 },
+  { "I8",   EMB_DT_I8,   1 },
+  { "F64",  EMB_DT_F64,  8 },
+  { "I32",  EMB_DT_I32,  4 },
+  { "I64",  EMB_DT_I64,  8 },
 };
 #define ST_NTYPE ((int)(sizeof(aStType)/sizeof(aStType[0])))
 
@@ -498,7 +502,7 @@ static int stDtype(StParse *p, EmbStTensor *pT){
   }
   if( k==ST_NTYPE ){
     return ST_FAIL(p, "tensor '%s' has dtype '%s' (byte %llu of the header); "
-                   "sqlite-embed reads F32, F16, BF16, U32 and U8",
+                   "sqlite-embed reads F32, F16, BF16, U32, U8, I8, F64, I32 and I64",
                    pT->zName, zType, ST_AT(i0));
   }
   pT->eType = aStType[k].eType;

@@ -47,6 +47,8 @@ int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p){
       return embTokenizeMetaspace(pModel, z, n, p);
     case EMB_TOK_BYTELEVEL:
       return embTokenizeByteLevel(pModel, z, n, p);
+    case EMB_TOK_WORDPIECE:
+      return embTokenizeWordPiece(pModel, z, n, p);
     default:
       return -1;   /* the loader refuses other kinds */
   }

@@ -47,12 +47,37 @@ int embTokensScratch(EmbTokens *p, size_t n);
 */
 int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p);
 
+/*
+** Added tokens (ext/tokenizer/added.c).  When an added token starts at
+** z[i] of z[0..n), embAddedAt() returns the length of the longest one and
+** sets *pId to its id; else it returns 0 (mostly from one table read).
+*/
+size_t embAddedFind(const EmbModel *p, const char *z, size_t n, size_t i,
+                    int *pId);
+static inline size_t embAddedAt(const EmbModel *p, const char *z, size_t n,
+                                size_t i, int *pId){
+  if( !p->added.aFirst[(uint8_t)z[i]] ) return 0;
+  return embAddedFind(p, z, n, i, pId);
+}
+
+/*
+** Tokenize z[0..n) as Hugging Face does with added tokens: each added token
+** found in the raw text (leftmost, longest) is one id, and every stretch of
+** text between them goes to xSegment, the kind's own tokenizer.  Returns 0,
+** or -1 when xSegment or the id buffer runs out of memory.
+*/
+int embAddedSplit(const EmbModel *p, const char *z, size_t n, EmbTokens *pOut,
+                  int (*xSegment)(const EmbModel*, const uint8_t*, size_t,
+                                  EmbTokens*));
+
 /* The tokenizer kinds (ext/tokenizer/...) */
 int embTokenizeWord(const EmbModel *pModel, const char *z, size_t n,
                     EmbTokens *p);
 int embTokenizeMetaspace(const EmbModel *pModel, const char *z, size_t n,
                          EmbTokens *p);
 int embTokenizeByteLevel(const EmbModel *pModel, const char *z, size_t n,
+                         EmbTokens *p);
+int embTokenizeWordPiece(const EmbModel *pModel, const char *z, size_t n,
                          EmbTokens *p);
 
 #endif /* EMB_TOKENIZER_H */

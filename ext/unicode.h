@@ -26,6 +26,37 @@ unsigned embUniClass(uint32_t c);
 uint32_t embUniLower(uint32_t c);
 
 /*
+** The character data of Hugging Face's BertNormalizer and BertPreTokenizer,
+** of the Unicode versions tokenizers@0.23.2 uses for each (8.0, 9.0 and
+** 17.0; see tools/gen_unicode.py): the EMB_BERT_* bits of code point c,
+** its full canonical decomposition, its combining class and its full lower
+** case.
+*/
+#define EMB_BERT_CTRL  1    /* clean_text drops it (not tab, LF, CR) */
+#define EMB_BERT_WS    2    /* white space (and tab, LF, CR) */
+#define EMB_BERT_PUNCT 4    /* ASCII punctuation or P* (8.0) */
+#define EMB_BERT_MN    8    /* non-spacing mark (8.0): strip_accents drops */
+#define EMB_BERT_CJK   16   /* one of BERT's "Chinese characters" */
+#define EMB_BERT_NFD   32   /* has a canonical decomposition (9.0) */
+#define EMB_BERT_CCC   64   /* combining class other than 0 (9.0) */
+#define EMB_BERT_LOWER 128  /* lower case is another character */
+unsigned embBertClass(uint32_t c);
+
+/* The canonical decomposition of c (EMB_BERT_NFD set), fully decomposed and
+** canonically ordered, to aOut (room for EMB_BERT_MAXNFD); returns the
+** count, or 0 when c has none. */
+#define EMB_BERT_MAXNFD 4
+int embBertNfd(uint32_t c, uint32_t *aOut);
+
+/* The canonical combining class of c (9.0), 0 for most. */
+int embBertCcc(uint32_t c);
+
+/* The full lower-case mapping of c to aOut (room for 2), as Rust's
+** char::to_lowercase() (Unicode 17.0): returns 1, or 2 for U+0130 (i,
+** U+0307). */
+int embBertLower(uint32_t c, uint32_t *aOut);
+
+/*
 ** Decode the code point at z[*pi] of the VALID UTF-8 string z[0..n) and
 ** advance *pi past it.  Input that embUtf8Repair() has passed is valid.
 */

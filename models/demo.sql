@@ -1,5 +1,5 @@
 -- make demo: a semantic search in the sqlite3 shell with the default model
--- (GloVe 6B 100d with SIF weights, models/default.emb).
+-- (potion-base-4M-int8, a Model2Vec model: models/default.emb, made by make model).
 .headers on
 .mode box
 

@@ -66,5 +66,96 @@ expect 2 "-o OUT.emb is missing" -- "$conv" wordllama "$tmp/w.st" "$tmp/t.json"
 expect 2 "--dims needs a count" -- "$conv" wordllama "$tmp/w.st" "$tmp/t.json" -o "$tmp/x.emb" --dims 0
 expect 1 "t.json': cannot open" -- "$conv" wordllama "$tmp/w.st" "$tmp/t.json" -o "$tmp/x.emb"
 
+# model2vec: the default model's folder converts (also in the
+# sentence-transformers layout, and cut to fewer dims); every broken or
+# refused folder gives a clear error naming the file and what is wrong,
+# and leaves no output behind.
+m2v=models/potion-base-4m-int8
+expect 2 "model2vec: needs the model's folder" -- "$conv" model2vec
+expect 2 "-o OUT.emb is missing" -- "$conv" model2vec "$m2v"
+expect 2 "--dims needs a count" -- "$conv" model2vec "$m2v" -o "$tmp/x.emb" --dims 0
+expect 0 "29528 tokens, 29528 rows x 128 dims \(I8\)" -- "$conv" model2vec "$m2v" -o "$tmp/p.emb"
+expect 0 "source +model2vec" -- "$conv" info "$tmp/p.emb"
+expect 0 "tokenizer +wordpiece" -- "$conv" info "$tmp/p.emb"
+expect 0 "rows x 64 dims" -- "$conv" model2vec "$m2v" -o "$tmp/p64.emb" --dims 64
+expect 0 "^dims +64" -- "$conv" info "$tmp/p64.emb"
+expect 1 "--dims 129 is more than the 128 dims" -- "$conv" model2vec "$m2v" -o "$tmp/x.emb" --dims 129
+mkdir -p "$tmp/st/0_StaticEmbedding"
+cp "$m2v/model.safetensors" "$m2v/tokenizer.json" "$tmp/st/0_StaticEmbedding/"
+expect 0 "29528 tokens" -- "$conv" model2vec "$tmp/st" -o "$tmp/st.emb"
+expect 1 "nowhere': No such file" -- "$conv" model2vec "$tmp/nowhere" -o "$tmp/x.emb"
+expect 1 "not a folder" -- "$conv" model2vec "$m2v/config.json" -o "$tmp/x.emb"
+mkdir -p "$tmp/empty"
+expect 1 "no model.safetensors in the folder" -- "$conv" model2vec "$tmp/empty" -o "$tmp/x.emb"
+mkdir -p "$tmp/notok" && cp "$m2v/model.safetensors" "$tmp/notok/"
+expect 1 "no tokenizer.json beside model.safetensors" -- "$conv" model2vec "$tmp/notok" -o "$tmp/x.emb"
+# m2vcase NAME PYTHON: a copy of the folder, changed by PYTHON (d: the
+# folder), for the next expect
+m2vcase() {
+  rm -rf "$tmp/$1"; mkdir -p "$tmp/$1"; cp "$m2v"/* "$tmp/$1/"
+  /usr/bin/python3 - "$tmp/$1" <<PY
+import json, struct, sys
+d = sys.argv[1]
+def tok(f):
+    t = json.load(open(d + "/tokenizer.json"))
+    f(t)
+    json.dump(t, open(d + "/tokenizer.json", "w"))
+def st(f):
+    b = open(d + "/model.safetensors", "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    h, data = json.loads(b[8:8+n]), b[8+n:]
+    h, data = f(h, data)
+    hj = json.dumps(h).encode()
+    hj += b" " * (-len(hj) % 8)
+    open(d + "/model.safetensors", "wb").write(struct.pack("<Q", len(hj)) + hj + data)
+$2
+PY
+}
+if command -v /usr/bin/python3 >/dev/null; then
+  m2vcase notjson 'open(d + "/tokenizer.json", "w").write("{not json")'
+  expect 1 "tokenizer.json': not valid JSON" -- "$conv" model2vec "$tmp/notjson" -o "$tmp/x.emb"
+  m2vcase unigram 'tok(lambda t: t["model"].update(type="Unigram"))'
+  expect 1 "unsupported tokenizer feature: model type 'Unigram' \(Unigram and SentencePiece" -- "$conv" model2vec "$tmp/unigram" -o "$tmp/x.emb"
+  m2vcase bpe 'tok(lambda t: t["model"].update(type="BPE"))'
+  expect 1 "unsupported tokenizer feature: model type 'BPE'" -- "$conv" model2vec "$tmp/bpe" -o "$tmp/x.emb"
+  m2vcase lower 'tok(lambda t: t.update(normalizer={"type": "Lowercase"}))'
+  expect 1 "unsupported tokenizer feature: normalizer type 'Lowercase'" -- "$conv" model2vec "$tmp/lower" -o "$tmp/x.emb"
+  m2vcase ws 'tok(lambda t: t.update(pre_tokenizer={"type": "Whitespace"}))'
+  expect 1 "unsupported tokenizer feature: pre_tokenizer type 'Whitespace'" -- "$conv" model2vec "$tmp/ws" -o "$tmp/x.emb"
+  m2vcase nopre 'tok(lambda t: t.update(pre_tokenizer=None))'
+  expect 1 "unsupported tokenizer feature: no pre_tokenizer" -- "$conv" model2vec "$tmp/nopre" -o "$tmp/x.emb"
+  m2vcase lstrip 'tok(lambda t: t["added_tokens"][2].update(lstrip=True))'
+  expect 1 "unsupported tokenizer feature: added token '\[CLS\]' has lstrip=true" -- "$conv" model2vec "$tmp/lstrip" -o "$tmp/x.emb"
+  m2vcase normed 'tok(lambda t: t["added_tokens"][4].update(normalized=True))'
+  expect 1 "added token '\[MASK\]' has normalized=true" -- "$conv" model2vec "$tmp/normed" -o "$tmp/x.emb"
+  m2vcase unk 'tok(lambda t: t["model"].update(unk_token="<nope>"))'
+  expect 1 "model.unk_token '<nope>' is not in model.vocab" -- "$conv" model2vec "$tmp/unk" -o "$tmp/x.emb"
+  m2vcase strip 'tok(lambda t: t["normalizer"].update(strip_accents="yes"))'
+  expect 1 "normalizer.strip_accents must be true or false" -- "$conv" model2vec "$tmp/strip" -o "$tmp/x.emb"
+  m2vcase added 'tok(lambda t: t["added_tokens"].append({"id": 29528, "content": "<new>", "special": True}))'
+  expect 1 "has 29528 rows, but the tokenizer .* has 29529 tokens \(29528 in model.vocab, 1 more added\)" -- "$conv" model2vec "$tmp/added" -o "$tmp/x.emb"
+  m2vcase noemb 'st(lambda h, b: ({"other": h["embeddings"]}, b))'
+  expect 1 "no tensor 'embeddings' or 'embedding.weight' \(it has 'other'\)" -- "$conv" model2vec "$tmp/noemb" -o "$tmp/x.emb"
+  m2vcase u8 'st(lambda h, b: (h["embeddings"].update(dtype="U8") or h, b))'
+  expect 1 "tensor 'embeddings' has dtype U8; it must be F32, F16, BF16 or I8" -- "$conv" model2vec "$tmp/u8" -o "$tmp/x.emb"
+  m2vcase trunc 'st(lambda h, b: (h, b[:1000]))'
+  expect 1 "model.safetensors': tensor 'embeddings' has data_offsets .*truncated" -- "$conv" model2vec "$tmp/trunc" -o "$tmp/x.emb"
+  m2vcase badmap 'st(lambda h, b: (dict(h, mapping={"dtype": "I32", "shape": [29528], "data_offsets": [len(b), len(b) + 4*29528]}), b + struct.pack("<29528i", *([5]*29527 + [29528]))))'
+  expect 1 "tensor 'mapping' maps token 29527 to row 29528, but the matrix has 29528 rows" -- "$conv" model2vec "$tmp/badmap" -o "$tmp/x.emb"
+  m2vcase nanw 'st(lambda h, b: (dict(h, weights={"dtype": "F32", "shape": [29528], "data_offsets": [len(b), len(b) + 4*29528]}), b + struct.pack("<29528f", *([1.0]*100 + [float("nan")] + [1.0]*29427))))'
+  expect 1 "tensor 'weights' holds nan for token 100" -- "$conv" model2vec "$tmp/nanw" -o "$tmp/x.emb"
+  m2vcase shortw 'st(lambda h, b: (dict(h, weights={"dtype": "F64", "shape": [7], "data_offsets": [len(b), len(b) + 56]}), b + bytes(56)))'
+  expect 1 "tensor 'weights' must have shape \[29528\]" -- "$conv" model2vec "$tmp/shortw" -o "$tmp/x.emb"
+  m2vcase config 'open(d + "/config.json", "w").write("[1, 2")'
+  expect 1 "config.json': not valid JSON" -- "$conv" model2vec "$tmp/config" -o "$tmp/x.emb"
+  # weights and mapping that are right convert, and embed() uses them
+  m2vcase good 'st(lambda h, b: (dict(h, weights={"dtype": "F16", "shape": [29528], "data_offsets": [len(b), len(b) + 2*29528]}, mapping={"dtype": "I64", "shape": [29528], "data_offsets": [len(b) + 2*29528, len(b) + 10*29528]}), b + struct.pack("<29528e", *([0.5]*29528)) + struct.pack("<29528q", *range(29528))))'
+  expect 0 "29528 rows x 128 dims \(I8\), weights, mapping" -- "$conv" model2vec "$tmp/good" -o "$tmp/good.emb"
+  expect 0 "token.weight +F32" -- "$conv" info "$tmp/good.emb"
+else
+  echo "skipped: /usr/bin/python3 is absent; the broken model2vec folders are not made"
+fi
+[ ! -e "$tmp/x.emb" ] && pass=$((pass+1)) || { fail=$((fail+1)); echo "FAIL: x.emb left behind by model2vec"; }
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,28 +1,42 @@
 /*
-** unit_golden.c: the BPE tokenizers and embed()'s pooling against the
-** golden files of Hugging Face's tokenizers (../shared/golden), case by
-** case.
+** unit_golden.c: the tokenizers and embed()'s pooling against the golden
+** files of Hugging Face's tokenizers and of Model2Vec's reference
+** (../shared/golden), case by case.
 **
-**     build/unit_golden [L2.emb L3.emb [GOLDEN_DIR]]
+**     build/unit_golden [TEST_DIR [GOLDEN_DIR]]
 **     build/unit_golden -v ...        also list every mismatch
 **
-** L2.emb is the synthetic Llama-2 model (synthetic_l2_64.safetensors +
-** wordllama_l2_supercat_tokenizer.json), L3.emb the synthetic Llama-3 one
-** (synthetic_l3_16.safetensors + llama3_tokenizer.json), both made by
-** embed-convert wordllama (the Makefile's build/test/l2.emb and l3.emb);
-** this program converts nothing itself.  Without arguments it takes them
-** from $EMBED_TEST_DIR and the goldens from $SHARED/golden (test/run.sh
-** sets both).  When the files are missing it says so and skips.
+** The models, in TEST_DIR (default $EMBED_TEST_DIR; the Makefile makes
+** them from ../shared; this program converts nothing itself):
+**   l2.emb    synthetic_l2_64.safetensors + wordllama_l2_supercat_tokenizer
+**             .json (embed-convert wordllama: Llama-2 metaspace BPE)
+**   l3.emb    synthetic_l3_16.safetensors + llama3_tokenizer.json (Llama-3
+**             byte-level BPE)
+**   potion.emb         models/potion-base-4m-int8 (embed-convert model2vec:
+**                      WordPiece, I8 rows)
+**   m2v_bert_bf16.emb  ../shared/models/synthetic_m2v_bert_bf16 (WordPiece
+**                      with bert-base-uncased's tokenizer, BF16 rows, F32
+**                      weights)
+** The goldens come from $SHARED/golden unless GOLDEN_DIR is given.  When
+** the goldens are missing it says so and skips; a missing model fails.
 **
-** Token files (wordllama_l2_supercat_public*.jsonl with L2,
-** llama3_public*.jsonl with L3): each line {"hex", "text", "ids"}; the
+** Token files (*_public*.jsonl): each line {"hex", "text", "ids"}; the
 ** input is the bytes of "hex", made valid UTF-8 by embUtf8Repair() as the
 ** extension does, and embTokenize() must give exactly "ids".
-** Embedding files (synthetic64_embed_*.jsonl with L2,
-** synthetic_l3_16_embed_public.jsonl with L3): also "unit", the
-** L2-normalised mean of the rows, and "bits", its bquant(); embPoolMean()
-** of our ids must be within 1e-6 of each component of "unit", and each bit
-** of "bits" must be ours where the component is not within 1e-6 of zero.
+** Embedding files (*_embed_*.jsonl): also "unit", the L2-normalised mean of
+** the rows, and "bits", its bquant(); embPoolMean() of our ids must be
+** within the file's tolerance (1e-6 for the WordLlama models, whose
+** reference sums in float64; 1e-5 for Model2Vec's) of each component of
+** "unit", and each bit of "bits" must be ours where the component is not
+** within that tolerance of zero.
+** The model2vec-rs test models (m2v_rs_float32, _float16, _int8 and
+** _sentence-transformers.emb in TEST_DIR, from ../shared/models/
+** model2vec-rs) embed "hello world" and "hello" repeated 1,000 times
+** (joined by spaces) to the Python library's vectors, embeddings_short.json
+** and embeddings_long.json (made from the F32 model in float32): within
+** 1e-5 for F32, 1e-3 for F16 and 2e-2 for I8, whose rows are quantized
+** (model2vec-rs allows 10%); and, exactly (1e-6), to the normalised mean
+** of the rows read straight from each fixture's own model.safetensors.
 ** Each case counts once; the last line is "N passed, N failed".
 */
 #include "model.h"
@@ -39,30 +53,52 @@
 
 #include <cjson/cJSON.h>
 
+#include "safetensors.h"
+
 #define MAX_SHOWN 5        /* mismatches printed per file (without -v) */
-#define UNIT_TOL  1e-6
 
 static int nPass = 0, nFail = 0;
 static int bVerbose = 0;
+
+/* The models, by index into azModelFile */
+#define M_L2     0
+#define M_L3     1
+#define M_POTION 2
+#define M_BERT   3
+#define N_MODEL  4
+static const char *azModelFile[N_MODEL] = {
+  "l2.emb", "l3.emb", "potion.emb", "m2v_bert_bf16.emb"
+};
 
 /* Which model a golden file is for, and what it checks */
 typedef struct GoldenFile GoldenFile;
 struct GoldenFile {
   const char *zName;
-  int iModel;              /* 0: L2, 1: L3 */
+  int iModel;              /* M_* */
   int bEmbed;              /* has unit and bits */
+  double tol;              /* for unit */
 };
 
 static const GoldenFile aFile[] = {
-  { "wordllama_l2_supercat_public.jsonl",        0, 0 },
-  { "wordllama_l2_supercat_public_random.jsonl", 0, 0 },
-  { "wordllama_l2_supercat_public_real.jsonl",   0, 0 },
-  { "llama3_public.jsonl",                       1, 0 },
-  { "llama3_public_random.jsonl",                1, 0 },
-  { "llama3_public_real.jsonl",                  1, 0 },
-  { "synthetic64_embed_public.jsonl",            0, 1 },
-  { "synthetic64_embed_real.jsonl",              0, 1 },
-  { "synthetic_l3_16_embed_public.jsonl",        1, 1 },
+  { "wordllama_l2_supercat_public.jsonl",        M_L2, 0, 0 },
+  { "wordllama_l2_supercat_public_random.jsonl", M_L2, 0, 0 },
+  { "wordllama_l2_supercat_public_real.jsonl",   M_L2, 0, 0 },
+  { "llama3_public.jsonl",                       M_L3, 0, 0 },
+  { "llama3_public_random.jsonl",                M_L3, 0, 0 },
+  { "llama3_public_real.jsonl",                  M_L3, 0, 0 },
+  { "synthetic64_embed_public.jsonl",            M_L2, 1, 1e-6 },
+  { "synthetic64_embed_real.jsonl",              M_L2, 1, 1e-6 },
+  { "synthetic_l3_16_embed_public.jsonl",        M_L3, 1, 1e-6 },
+  { "potion_base_4m_public.jsonl",               M_POTION, 0, 0 },
+  { "potion_base_4m_public_random.jsonl",        M_POTION, 0, 0 },
+  { "potion_base_4m_public_real.jsonl",          M_POTION, 0, 0 },
+  { "potion_base_4m_embed_public.jsonl",         M_POTION, 1, 1e-5 },
+  { "potion_base_4m_embed_real.jsonl",           M_POTION, 1, 1e-5 },
+  { "bert_base_uncased_public.jsonl",            M_BERT, 0, 0 },
+  { "bert_base_uncased_public_random.jsonl",     M_BERT, 0, 0 },
+  { "bert_base_uncased_public_real.jsonl",       M_BERT, 0, 0 },
+  { "synthetic_m2v_bert_bf16_embed_public.jsonl", M_BERT, 1, 1e-5 },
+  { "synthetic_m2v_bert_bf16_embed_real.jsonl",  M_BERT, 1, 1e-5 },
 };
 
 static int fileExists(const char *z){
@@ -207,7 +243,7 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
         unsigned byte = 0;
         int bWant, bGot;
         if( !bOk || j>=pModel->nDims ) break;
-        if( fabs((double)aUnit[j] - want)>UNIT_TOL ){
+        if( fabs((double)aUnit[j] - want)>g->tol ){
           bOk = 0;
           snprintf(zWhy, sizeof(zWhy), "unit[%d] is %.9g, golden %.9g", j,
                    (double)aUnit[j], want);
@@ -216,7 +252,7 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
         sscanf(zBits + 2*(j/8), "%2x", &byte);
         bWant = (byte >> (j%8)) & 1;
         bGot = aUnit[j]>0.0f;
-        if( fabs(want)>UNIT_TOL && bWant!=bGot ){
+        if( fabs(want)>g->tol && bWant!=bGot ){
           bOk = 0;
           snprintf(zWhy, sizeof(zWhy), "bit %d is %d, golden %d (unit %.9g)",
                    j, bGot, bWant, (double)aUnit[j]);
@@ -254,69 +290,221 @@ static int runFile(const char *zDir, const GoldenFile *g, const EmbModel *pModel
   return 0;
 }
 
+/* The first vector of the JSON file zPath ([[x, y, ...]]) to a[0..nMax);
+** returns its length or -1. */
+static int readVector(const char *zPath, double *a, int nMax){
+  char *z = readAll(zPath);
+  cJSON *pRoot = z ? cJSON_Parse(z) : 0, *v;
+  int n = 0;
+  free(z);
+  if( !cJSON_IsArray(pRoot) || !cJSON_IsArray(cJSON_GetArrayItem(pRoot, 0)) ){
+    cJSON_Delete(pRoot);
+    return -1;
+  }
+  cJSON_ArrayForEach(v, cJSON_GetArrayItem(pRoot, 0)){
+    if( n<nMax ) a[n] = v->valuedouble;
+    n++;
+  }
+  cJSON_Delete(pRoot);
+  return n<=nMax ? n : -1;
+}
+
+/*
+** The L2-normalised mean of the rows aId[0..nId) (but skip) of the
+** embeddings in the safetensors file zPath, read with no help from the
+** converter: into aOut[0..nDims).  Returns 0, or -1 when the file cannot
+** be read as one.
+*/
+static int rawMean(const char *zPath, const int *aId, int nId, int skip,
+                   double *aOut, int nDims){
+  char *z = readAll(zPath);
+  EmbStHeader h;
+  char *zErr = 0;
+  uint64_t nHeader = 0;
+  const EmbStTensor *t = 0;
+  double norm = 0;
+  int i, j, k;
+  if( z==0 ) return -1;
+  for(k=7; k>=0; k--) nHeader = (nHeader<<8) | (uint8_t)z[k];
+  if( embStParse((const uint8_t*)z+8, nHeader, &h, &zErr) ){
+    embFree(zErr);
+    free(z);
+    return -1;
+  }
+  for(i=0; i<h.nTensor; i++){
+    if( strcmp(h.aTensor[i].zName, "embeddings")==0
+     || strcmp(h.aTensor[i].zName, "embedding.weight")==0 ) t = &h.aTensor[i];
+  }
+  if( t==0 || t->nDim!=2 || (int)t->aShape[1]!=nDims ){
+    embStClear(&h);
+    free(z);
+    return -1;
+  }
+  for(j=0; j<nDims; j++) aOut[j] = 0;
+  for(i=0; i<nId; i++){
+    const uint8_t *pRow;
+    if( aId[i]==skip ) continue;
+    pRow = (const uint8_t*)z + 8 + nHeader + t->iBegin
+         + (size_t)aId[i]*(size_t)nDims*(size_t)embStDtypeSize(t->eType);
+    for(j=0; j<nDims; j++){
+      double x;
+      if( t->eType==EMB_DT_F32 ){
+        float f;
+        memcpy(&f, pRow + 4*j, 4);
+        x = f;
+      }else if( t->eType==EMB_DT_F16 ){
+        uint16_t u;
+        memcpy(&u, pRow + 2*j, 2);
+        x = embHalfToFloat(u);
+      }else{
+        x = (int8_t)pRow[j];
+      }
+      aOut[j] += x;
+    }
+  }
+  for(j=0; j<nDims; j++) norm += aOut[j]*aOut[j];
+  for(j=0; j<nDims && norm>0; j++) aOut[j] /= sqrt(norm);
+  embStClear(&h);
+  free(z);
+  return 0;
+}
+
+/* The model2vec-rs fixtures against the Python library's vectors */
+static void testModel2VecRs(const char *zShared, const char *zTestDir,
+                            EmbTokens *pTok){
+  static const struct { const char *zName; double tol; } aFix[] = {
+    { "float32", 1e-5 }, { "sentence-transformers", 1e-5 },
+    { "float16", 1e-3 }, { "int8", 2e-2 },
+  };
+  char zPath[4096];
+  char *zLong = malloc(6000);
+  double aWant[2][8];
+  size_t k;
+  int i, nWant[2];
+  for(i=0; i<1000; i++) memcpy(zLong + 6*i, "hello ", 6);
+  zLong[5999] = 0;                    /* "hello" x 1000, joined by spaces */
+  snprintf(zPath, sizeof(zPath), "%s/models/model2vec-rs/embeddings_short.json",
+           zShared);
+  nWant[0] = readVector(zPath, aWant[0], 8);
+  snprintf(zPath, sizeof(zPath), "%s/models/model2vec-rs/embeddings_long.json",
+           zShared);
+  nWant[1] = readVector(zPath, aWant[1], 8);
+  if( nWant[0]<0 || nWant[1]<0 ){
+    printf("model2vec-rs: cannot read embeddings_short/long.json\n");
+    nFail++;
+    free(zLong);
+    return;
+  }
+  for(k=0; k<sizeof(aFix)/sizeof(aFix[0]); k++){
+    EmbModel *p = 0;
+    char *zErr = 0;
+    int iText;
+    snprintf(zPath, sizeof(zPath), "%s/m2v_rs_%s.emb", zTestDir, aFix[k].zName);
+    if( embModelAcquire(zPath, &p, &zErr) ){
+      printf("model2vec-rs: %s\n", zErr ? zErr : "out of memory");
+      embFree(zErr);
+      nFail++;
+      continue;
+    }
+    for(iText=0; iText<2; iText++){
+      const char *zText = iText ? zLong : "hello world";
+      float aGot[8];
+      double aAcc[8], aRaw[8], dMax = 0, dRaw = 0;
+      int j;
+      pTok->nId = 0;
+      if( p->nDims!=nWant[iText] || p->nDims>8
+       || embTokenize(p, zText, strlen(zText), pTok) ){
+        printf("model2vec-rs %s: %d dims, golden %d\n", aFix[k].zName,
+               p->nDims, nWant[iText]);
+        nFail++;
+        continue;
+      }
+      embPoolMean(p, pTok->aId, pTok->nId, p->nDims, aAcc, aGot);
+      snprintf(zPath, sizeof(zPath), "%s/models/model2vec-rs/test-model-%s/"
+               "model.safetensors", zShared, aFix[k].zName);
+      if( rawMean(zPath, pTok->aId, pTok->nId, p->iSkipId, aRaw,
+                  p->nDims) ){
+        printf("model2vec-rs %s: cannot read %s\n", aFix[k].zName, zPath);
+        nFail++;
+        continue;
+      }
+      for(j=0; j<p->nDims; j++){
+        if( fabs(aGot[j]-aWant[iText][j])>dMax ){
+          dMax = fabs(aGot[j]-aWant[iText][j]);
+        }
+        if( fabs(aGot[j]-aRaw[j])>dRaw ) dRaw = fabs(aGot[j]-aRaw[j]);
+      }
+      if( dMax<=aFix[k].tol && dRaw<=1e-6 ){
+        nPass++;
+      }else{
+        nFail++;
+      }
+      printf("model2vec-rs %-21s %-5s: %d tokens, off the Python library's "
+             "vector by %.2g (allowed %g), off its rows' mean by %.2g%s\n",
+             aFix[k].zName, iText ? "long" : "short", pTok->nId, dMax,
+             aFix[k].tol, dRaw, (dMax<=aFix[k].tol && dRaw<=1e-6) ? ""
+                                                                 : ": FAIL");
+    }
+    embModelRelease(p);
+  }
+  free(zLong);
+}
+
 int main(int argc, char **argv){
-  const char *azModel[2] = {0, 0};
-  char *azDefault[3] = {0, 0, 0};
-  const char *zDir = 0;
+  const char *zTestDir = 0, *zDir = 0;
+  char *zDirDefault = 0;
   const char *zEnv;
-  EmbModel *apModel[2] = {0, 0};
+  EmbModel *apModel[N_MODEL];
   EmbTokens tok;
   size_t k;
   int i, nArg = 0;
 
+  memset(apModel, 0, sizeof(apModel));
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-v")==0 ){
       bVerbose = 1;
-    }else if( nArg<2 ){
-      azModel[nArg++] = argv[i];
-    }else if( nArg==2 ){
+    }else if( nArg==0 ){
+      zTestDir = argv[i];
+      nArg++;
+    }else if( nArg==1 ){
       zDir = argv[i];
       nArg++;
     }else{
-      fprintf(stderr, "usage: %s [-v] [L2.emb L3.emb [GOLDEN_DIR]]\n", argv[0]);
+      fprintf(stderr, "usage: %s [-v] [TEST_DIR [GOLDEN_DIR]]\n", argv[0]);
       return 2;
     }
   }
-  if( nArg==1 ){
-    fprintf(stderr, "usage: %s [-v] [L2.emb L3.emb [GOLDEN_DIR]]\n", argv[0]);
-    return 2;
-  }
-  if( nArg==0 ){
-    zEnv = getenv("EMBED_TEST_DIR");
-    if( zEnv==0 || zEnv[0]==0 ) zEnv = "build/test";
-    azDefault[0] = malloc(strlen(zEnv) + 16);
-    azDefault[1] = malloc(strlen(zEnv) + 16);
-    sprintf(azDefault[0], "%s/l2.emb", zEnv);
-    sprintf(azDefault[1], "%s/l3.emb", zEnv);
-    azModel[0] = azDefault[0];
-    azModel[1] = azDefault[1];
+  if( zTestDir==0 ){
+    zTestDir = getenv("EMBED_TEST_DIR");
+    if( zTestDir==0 || zTestDir[0]==0 ) zTestDir = "build/test";
   }
   if( zDir==0 ){
     zEnv = getenv("SHARED");
     if( zEnv==0 || zEnv[0]==0 ) zEnv = "../shared";
-    azDefault[2] = malloc(strlen(zEnv) + 16);
-    sprintf(azDefault[2], "%s/golden", zEnv);
-    zDir = azDefault[2];
+    zDirDefault = malloc(strlen(zEnv) + 16);
+    sprintf(zDirDefault, "%s/golden", zEnv);
+    zDir = zDirDefault;
   }
   if( !fileExists(zDir) ){
     printf("unit_golden: skipped: ../shared absent (no %s)\n", zDir);
     printf("0 passed, 0 failed, 1 skipped\n");
-    for(k=0; k<3; k++) free(azDefault[k]);
+    free(zDirDefault);
     return 0;
   }
-  for(i=0; i<2; i++){
+  for(i=0; i<N_MODEL; i++){
     char *zErr = 0;
-    if( !fileExists(azModel[i]) ){
+    char *zPath = malloc(strlen(zTestDir) + strlen(azModelFile[i]) + 2);
+    sprintf(zPath, "%s/%s", zTestDir, azModelFile[i]);
+    if( !fileExists(zPath) ){
       printf("unit_golden: model %s is missing (make builds it from "
-             "../shared)\n", azModel[i]);
+             "../shared)\n", zPath);
       nFail++;
-      continue;
-    }
-    if( embModelAcquire(azModel[i], &apModel[i], &zErr) ){
+    }else if( embModelAcquire(zPath, &apModel[i], &zErr) ){
       printf("unit_golden: %s\n", zErr ? zErr : "out of memory");
       embFree(zErr);
       nFail++;
     }
+    free(zPath);
   }
 
   embTokensInit(&tok);
@@ -325,22 +513,25 @@ int main(int argc, char **argv){
     if( pModel==0 ) continue;
     runFile(zDir, &aFile[k], pModel, &tok);
   }
-  /* The metaspace tokenizer cuts words before each ▁ that follows another
-  ** character when the model allows it (bpe.split); merging whole pieces
-  ** instead (long words, the O(n log n) heap) must give the same ids. */
-  if( apModel[0] && apModel[0]->bpe.bSplit ){
-    apModel[0]->bpe.bSplit = 0;
+  zEnv = getenv("SHARED");
+  testModel2VecRs(zEnv && zEnv[0] ? zEnv : "../shared", zTestDir, &tok);
+  /* The metaspace tokenizer cuts words before each \u2581 that follows
+  ** another character when the model allows it (bpe.split); merging whole
+  ** pieces instead (long words, the O(n log n) heap) must give the same
+  ** ids. */
+  if( apModel[M_L2] && apModel[M_L2]->bpe.bSplit ){
+    apModel[M_L2]->bpe.bSplit = 0;
     printf("again with bpe.split off (whole pieces merged):\n");
     for(k=0; k<sizeof(aFile)/sizeof(aFile[0]); k++){
-      if( aFile[k].iModel==0 && !aFile[k].bEmbed ){
-        runFile(zDir, &aFile[k], apModel[0], &tok);
+      if( aFile[k].iModel==M_L2 && !aFile[k].bEmbed ){
+        runFile(zDir, &aFile[k], apModel[M_L2], &tok);
       }
     }
-    apModel[0]->bpe.bSplit = 1;
+    apModel[M_L2]->bpe.bSplit = 1;
   }
   embTokensFree(&tok);
-  for(i=0; i<2; i++) embModelRelease(apModel[i]);
-  for(k=0; k<3; k++) free(azDefault[k]);
+  for(i=0; i<N_MODEL; i++) embModelRelease(apModel[i]);
+  free(zDirDefault);
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail>0;
 }

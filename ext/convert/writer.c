@@ -301,8 +301,10 @@ static uint64_t dtypeSize(int eType){
   switch( eType ){
     case EMB_DT_F32: return 4;
     case EMB_DT_F16: return 2;
+    case EMB_DT_BF16: return 2;
     case EMB_DT_U32: return 4;
     case EMB_DT_U8:  return 1;
+    case EMB_DT_I8:  return 1;
   }
   return 0;
 }
@@ -311,8 +313,10 @@ static const char *dtypeName(int eType){
   switch( eType ){
     case EMB_DT_F32: return "F32";
     case EMB_DT_F16: return "F16";
+    case EMB_DT_BF16: return "BF16";
     case EMB_DT_U32: return "U32";
     case EMB_DT_U8:  return "U8";
+    case EMB_DT_I8:  return "I8";
   }
   return "?";
 }

@@ -1,6 +1,6 @@
 /*
-** bpe.c: the merge engine of the BPE tokenizers, and the search for added
-** tokens, shared by metaspace.c (Llama-2 style) and bytelevel.c (Llama-3).
+** bpe.c: the merge engine of the BPE tokenizers, shared by metaspace.c
+** (Llama-2 style) and bytelevel.c (Llama-3).
 **
 **     "▁lower" as symbols ▁ l o w e r, merges ranked (e r)=0, (▁ l)=1,
 **     (o w)=2, (▁l ow)=3, (▁low er)=4:  ▁ l o w er -> ▁l o w er ->
@@ -21,11 +21,6 @@
 **
 ** bpe.merges is an open-addressing table keyed by (left id, right id)
 ** (FORMAT.md "BPE tokenizers"); a probe visits at most every slot once.
-**
-** Added tokens are found by their first byte (bpe.added_first), then by
-** each length an added token has (bpe.added_lens, longest first) in the
-** bpe.added hash table, so the longest token starting at a position wins,
-** as in Hugging Face's leftmost-longest search.
 */
 #include "tokenizer/bpe.h"
 #include "format.h"
@@ -220,68 +215,6 @@ int embBpeEnd(const EmbModel *p, EmbBpeWord *w, EmbTokens *pOut){
   }
   for(i=0; i>=0; i=w->aNext[i]){
     if( embTokensPush(pOut, (int)w->aId[i]) ) return -1;
-  }
-  return 0;
-}
-
-/* The id of the added token whose text is z[0..n), or -1. */
-static int addedLookup(const EmbModel *p, const char *z, size_t n){
-  const EmbBpe *b = &p->bpe;
-  uint32_t mask = b->nAddedSlot - 1;
-  uint32_t i = embFnv1a(z, n) & mask;
-  uint32_t k;
-  for(k=0; k<b->nAddedSlot; k++){
-    uint32_t v = embU32At(b->aAdded, i);
-    const char *zTok;
-    int nTok;
-    if( v==0 ) return -1;
-    if( embModelTokenText(p, (int)(v-1), &zTok, &nTok)==0
-     && (size_t)nTok==n && memcmp(zTok, z, n)==0 ){
-      return (int)(v-1);
-    }
-    i = (i+1) & mask;
-  }
-  return -1;
-}
-
-size_t embBpeAddedFind(const EmbModel *p, const char *z, size_t n, size_t i,
-                       int *pId){
-  const EmbBpe *b = &p->bpe;
-  int k;
-  for(k=0; k<b->nAddedLen; k++){
-    uint32_t len = embU32At(b->aAddedLen, (uint64_t)k);
-    int id;
-    if( len==0 || len>n-i ) continue;
-    id = addedLookup(p, z+i, len);
-    if( id>=0 ){
-      *pId = id;
-      return len;
-    }
-  }
-  return 0;
-}
-
-int embBpeSplitAdded(const EmbModel *p, const char *z, size_t n,
-                     EmbTokens *pOut,
-                     int (*xSegment)(const EmbModel*, const uint8_t*, size_t,
-                                     EmbTokens*)){
-  size_t i = 0, iPiece = 0;
-  while( i<n ){
-    int id;
-    size_t len = embBpeAddedAt(p, z, n, i, &id);
-    if( len==0 ){
-      i++;
-      continue;
-    }
-    if( i>iPiece && xSegment(p, (const uint8_t*)z+iPiece, i-iPiece, pOut) ){
-      return -1;
-    }
-    if( embTokensPush(pOut, id) ) return -1;
-    i += len;
-    iPiece = i;
-  }
-  if( n>iPiece && xSegment(p, (const uint8_t*)z+iPiece, n-iPiece, pOut) ){
-    return -1;
   }
   return 0;
 }

@@ -1,6 +1,6 @@
 /*
 ** bpe.h: what the two BPE tokenizer kinds (metaspace.c, bytelevel.c) share
-** -- the merge engine and the search for added tokens in the text.
+** -- the merge engine (the search for added tokens is added.c's).
 **
 **     EmbBpeWord w;
 **     if( embBpeBegin(pTok, nMax, &w) ) return -1;        out of memory
@@ -59,30 +59,6 @@ int embBpeEnd(const EmbModel *p, EmbBpeWord *w, EmbTokens *pOut);
 */
 uint32_t embBpeMergeRank(const EmbModel *p, uint32_t left, uint32_t right,
                          uint32_t *pMerged);
-
-/*
-** When an added token (special or not) starts at z[i] of z[0..n), return
-** the length of the longest one and set *pId to its id; else return 0.
-** Called at each byte, so it answers "no" from one table read mostly.
-*/
-size_t embBpeAddedFind(const EmbModel *p, const char *z, size_t n, size_t i,
-                       int *pId);
-static inline size_t embBpeAddedAt(const EmbModel *p, const char *z, size_t n,
-                                   size_t i, int *pId){
-  if( !p->bpe.aAddedFirst[(uint8_t)z[i]] ) return 0;
-  return embBpeAddedFind(p, z, n, i, pId);
-}
-
-/*
-** Tokenize z[0..n) as Hugging Face does with added tokens: each added token
-** found in the raw text (leftmost, longest) is one id, and every stretch of
-** text between them goes to xSegment, the kind's own tokenizer.  Returns 0,
-** or -1 when xSegment or the id buffer runs out of memory.
-*/
-int embBpeSplitAdded(const EmbModel *p, const char *z, size_t n,
-                     EmbTokens *pOut,
-                     int (*xSegment)(const EmbModel*, const uint8_t*, size_t,
-                                     EmbTokens*));
 
 /* The id of byte b's token in bpe.bytes, or -1 when none or corrupt. */
 static inline int embBpeByteId(const EmbModel *p, uint8_t b){

@@ -201,5 +201,5 @@ static int blSegment(const EmbModel *p, const uint8_t *z, size_t n,
 
 int embTokenizeByteLevel(const EmbModel *p, const char *z, size_t n,
                          EmbTokens *pOut){
-  return embBpeSplitAdded(p, z, n, pOut, blSegment);
+  return embAddedSplit(p, z, n, pOut, blSegment);
 }

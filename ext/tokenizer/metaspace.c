@@ -141,5 +141,5 @@ static int metaPiece(const EmbModel *p, const uint8_t *z, size_t n,
 
 int embTokenizeMetaspace(const EmbModel *p, const char *z, size_t n,
                          EmbTokens *pOut){
-  return embBpeSplitAdded(p, z, n, pOut, metaPiece);
+  return embAddedSplit(p, z, n, pOut, metaPiece);
 }

@@ -18,7 +18,7 @@
 #            minute the first time): node_test.mjs
 #   vec0     python again, with sqlite-vec's vec0.so ($VEC0_PATH, as
 #            test/run.sh exports it), the default model
-#            ($EMBED_GLOVE_MODEL) and ../shared's STS-B sentences:
+#            ($EMBED_DEFAULT_MODEL) and ../shared's STS-B sentences:
 #            vec_neighbours.py
 #   README   the Python and Node samples of README.md's "From Python and
 #            Node", run with the default model, must print the output the
@@ -77,13 +77,13 @@ if [ $py_ok = 0 ]; then
   skip "vec0 neighbours: no Python that can load extensions"
 elif [ -z "${VEC0_PATH:-}" ]; then
   skip "vec0 neighbours: VEC0_PATH unset (sqlite-vec could not be fetched)"
-elif [ -z "${EMBED_GLOVE_MODEL:-}" ]; then
-  skip "vec0 neighbours: the default model is absent (make model)"
+elif [ ! -f "${EMBED_DEFAULT_MODEL:-}" ]; then
+  skip "vec0 neighbours: the default model is absent (make builds it)"
 elif [ ! -f "${SHARED:-../shared}/data/stsb_sentences.txt" ]; then
   skip "vec0 neighbours: ../shared/data/stsb_sentences.txt is absent"
 else
   run "$PYTHON" test/clients/vec_neighbours.py "$ext" "$VEC0_PATH" \
-      "$EMBED_GLOVE_MODEL" "${SHARED:-../shared}/data/stsb_sentences.txt"
+      "$EMBED_DEFAULT_MODEL" "${SHARED:-../shared}/data/stsb_sentences.txt"
 fi
 
 # README.md's samples in "From Python and Node": each ```python/```js block
@@ -104,7 +104,7 @@ readme_sample() {   # LANG SUFFIX COMMAND...
   ' README.md
   if [ ! -s "$tmp/sample.$suffix" ] || [ ! -s "$tmp/want" ]; then
     echo "FAIL: README.md has no $lang sample followed by its output"; failed=$((failed+1))
-  elif out=$(SQLITE_EMBED_MODEL=$EMBED_GLOVE_MODEL "$@" "$tmp/sample.$suffix" 2>&1) \
+  elif out=$(SQLITE_EMBED_MODEL=$EMBED_DEFAULT_MODEL "$@" "$tmp/sample.$suffix" 2>&1) \
        && [ "$out" = "$(cat "$tmp/want")" ]; then
     passed=$((passed+1))
   else
@@ -115,8 +115,8 @@ readme_sample() {   # LANG SUFFIX COMMAND...
   rm -rf "$tmp"
 }
 echo "-- README.md's Python and Node samples"
-if [ -z "${EMBED_GLOVE_MODEL:-}" ]; then
-  skip "README samples: the default model is absent (make model)"
+if [ ! -f "${EMBED_DEFAULT_MODEL:-}" ]; then
+  skip "README samples: the default model is absent (make builds it)"
 else
   if [ $py_ok = 1 ]; then readme_sample python py "$PYTHON"
   else skip "README's Python sample: no Python that can load extensions"; fi

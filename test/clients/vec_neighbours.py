@@ -10,11 +10,12 @@ lists came out in the very same order, and "N passed, N failed"; exits 1
 on any failure.
 
 HOW IT WORKS
-One connection loads both extensions and the default model (GloVe 100d)
-as 'glove'.  400 STS-B sentences become rows; embed(text, 96) truncates
+One connection loads both extensions and the default model
+(potion-base-4M-int8, 128 dims) as 'm'.  400 STS-B sentences become
+rows; embed(text, 96) truncates
 them to 96 dims, a multiple of 8 as vec0's bit[] columns need.  The same
 vectors go into
-  ix  embed_index(model=glove, dims=96, quant=none)   (embedded from content)
+  ix  embed_index(model=m, dims=96, quant=none)   (embedded from content)
   vf  vec0(v float[96] distance_metric=cosine)         (the embed() blobs)
   vb  vec0(c bit[96])                                  (vec_bit(bquant(v)))
 and 50 other sentences are the queries.  For each:
@@ -54,16 +55,16 @@ db = sqlite3.connect(":memory:")
 db.enable_load_extension(True)
 db.load_extension(EXT)
 db.load_extension(VEC0)
-db.execute("SELECT embed_load('glove', ?)", (MODEL,))
+db.execute("SELECT embed_load('m', ?)", (MODEL,))
 
 db.execute("CREATE TABLE s(id INTEGER PRIMARY KEY, t TEXT, v BLOB)")
-db.executemany("INSERT INTO s(id, t, v) VALUES (?, ?, embed(?2, ?3, 'glove'))",
+db.executemany("INSERT INTO s(id, t, v) VALUES (?, ?, embed(?2, ?3, 'm'))",
                [(i + 1, t, DIMS) for i, t in enumerate(rows)])
 db.execute("DELETE FROM s WHERE cosine(v, v) IS NULL")
 n = db.execute("SELECT count(*) FROM s").fetchone()[0]
 check("a few hundred rows with a direction", n > 300, f"{n} rows")
 
-db.execute(f"CREATE VIRTUAL TABLE ix USING embed_index(model=glove, dims={DIMS}, quant=none)")
+db.execute(f"CREATE VIRTUAL TABLE ix USING embed_index(model=m, dims={DIMS}, quant=none)")
 db.execute("INSERT INTO ix(rowid, content) SELECT id, t FROM s")
 db.execute(f"CREATE VIRTUAL TABLE vf USING vec0(v float[{DIMS}] distance_metric=cosine)")
 db.execute("INSERT INTO vf(rowid, v) SELECT id, v FROM s")
@@ -78,7 +79,7 @@ check("vec0 holds the embed() blobs unchanged",
 
 same_order = 0
 for qi, text in enumerate(queries):
-    qv = db.execute("SELECT embed(?, ?, 'glove')", (text, DIMS)).fetchone()[0]
+    qv = db.execute("SELECT embed(?, ?, 'm')", (text, DIMS)).fetchone()[0]
     truth = db.execute("SELECT id, 1 - cosine(v, ?) AS d FROM s ORDER BY d, id", (qv,)).fetchall()
     true_d = dict(truth)
     ours = db.execute("SELECT rowid, distance FROM ix WHERE ix MATCH ? AND k = ?",

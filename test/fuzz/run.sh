@@ -9,12 +9,15 @@ SECONDS_EACH=${1:-60}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root" || exit 2
 pass=0 fail=0
-for t in fuzz_model fuzz_json fuzz_tokenize fuzz_sql; do
+for t in fuzz_model fuzz_json fuzz_tokenize fuzz_wordpiece fuzz_sql; do
   bin=build/fuzz/$t
   corpus=build/fuzz/corpus/${t#fuzz_}
   mkdir -p "$corpus"
   [ -d "test/fuzz/seeds/${t#fuzz_}" ] && cp -n test/fuzz/seeds/"${t#fuzz_}"/* "$corpus"/ 2>/dev/null
   [ "$t" = fuzz_model ] && cp -n build/test/mini.emb "$corpus"/mini.emb 2>/dev/null
+  [ "$t" = fuzz_model ] && cp -n build/test/m2v_tiny.emb "$corpus"/m2v_tiny.emb 2>/dev/null
+  [ "$t" = fuzz_wordpiece ] && [ -d test/fuzz/seeds/tokenize ] \
+    && cp -n test/fuzz/seeds/tokenize/* "$corpus"/ 2>/dev/null
   log=build/fuzz/$t.log
   if "$bin" -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -max_len=65536 \
        -print_final_stats=1 "$corpus" > "$log" 2>&1; then
