@@ -62,8 +62,9 @@ TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
 endif
 
 .PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
-all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
-     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
+all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
+     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
+     $(BUILD)/auto_linked $(BUILD)/auto_plain
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -71,6 +72,12 @@ $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 
 $(BUILD)/embed.so: $(EXT_OBJ)
 	$(CC) $(OPT) -shared -Wl,--no-undefined -o $@ $^ $(LDLIBS)
+
+# The extension registered in every connection a program opens (ext/auto.c):
+# LD_PRELOAD it, or link it before -lsqlite3.
+$(BUILD)/embed_auto.so: $(BUILD)/obj/auto.o $(EXT_OBJ)
+	$(CC) $(OPT) -shared -Wl,--no-undefined -Wl,-soname,embed_auto.so -o $@ $^ \
+	  $(LDLIBS) -lsqlite3 -ldl
 
 $(BUILD)/embed-convert: $(CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(CONVERT_SRC) -o $@ $(LDLIBS) -lcjson
@@ -134,6 +141,15 @@ $(BUILD)/unit_index: test/unit_index.c | $(BUILD)
 # $$EMBED_EXT at run time.
 $(BUILD)/crash: test/crash.c test/chunkcheck.h | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
+
+# embed_auto.so in a plain SQLite program: linked in (before -lsqlite3), and
+# auto_plain, which test/run.sh runs with it in LD_PRELOAD.
+$(BUILD)/auto_linked: test/scale/auto.c $(BUILD)/embed_auto.so | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/embed_auto.so -lsqlite3 \
+	  -Wl,-rpath,$(abspath $(BUILD))
+
+$(BUILD)/auto_plain: test/scale/auto.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
 $(BUILD)/threads: test/threads.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread -ldl
