@@ -61,7 +61,7 @@ ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb
 endif
 
-.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan clean
+.PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index bench-shards tsan clean
 all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
      $(BUILD)/auto_linked $(BUILD)/auto_plain
@@ -216,7 +216,7 @@ $(BUILD)/nometrics/embed.so: $(EXT_SRC) $(EXT_HDR)
 
 # Every benchmark beside its peer, into bench/REPORT.md.
 bench: all $(BUILD)/bench $(BUILD)/nometrics/embed.so $(BUILD)/bench_tokenize \
-       $(BUILD)/bench_index models/default.emb
+       $(BUILD)/bench_index $(BUILD)/bench_shards models/default.emb
 	@bash bench/run.sh $(BUILD)
 
 $(BUILD)/soak: test/soak.c | $(BUILD)
@@ -237,6 +237,13 @@ $(BUILD)/bench_index: bench/index.c | $(BUILD)
 
 bench-index: all $(BUILD)/bench_index models/default.emb
 	@bash bench/index.sh $(BUILD)
+
+# Top-k over 1, 2 and 4 shards of 1M rows, into bench/SHARDS.md.
+$(BUILD)/bench_shards: bench/shards.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm -lpthread
+
+bench-shards: all $(BUILD)/bench_shards
+	@bash bench/shards.sh $(BUILD)
 
 $(BUILD)/quality: bench/quality.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm

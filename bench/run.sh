@@ -4,7 +4,8 @@
 # first (bench/tokenize.sh, bench/index.sh: long) unless QUICK=1, and their
 # tables are folded in.  Needs the default model (make model) and, for
 # the peers, npm (sqlite-vec-linux-x64@0.1.9); a missing peer is reported
-# as such, never invented.
+# as such, never invented.  The shard benchmark (bench/shards.sh) runs
+# and is folded in the same way.
 #
 #   bash bench/run.sh [BUILD]
 set -u
@@ -25,6 +26,7 @@ kernels=$("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: //')
 if [ "${QUICK:-0}" != 1 ]; then
   bash bench/tokenize.sh "$BUILD" >&2 || echo "bench: tokenize benchmark failed" >&2
   bash bench/index.sh "$BUILD" >&2 || echo "bench: index benchmark failed" >&2
+  bash bench/shards.sh "$BUILD" >&2 || echo "bench: shards benchmark failed" >&2
 fi
 
 echo "bench: cold start" >&2
@@ -111,6 +113,9 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   echo
   [ -f bench/INDEX.md ] && sed -n '/^| rows | index/,/^$/p' bench/INDEX.md
   echo
+  echo "embed_index over 1, 2 and 4 shards (from \`make bench-shards\`, bench/SHARDS.md):"
+  echo
+  [ -f bench/SHARDS.md ] && sed -n '/^| quant | shards/,/^$/p' bench/SHARDS.md
   echo "Raw output of this run:"
   echo
   echo '```'
