@@ -19,13 +19,24 @@ raw=build/bench_shards.raw
 rows=${BENCH_SHARDS_ROWS:-1000000}
 
 if [ -z "${BENCH_SHARDS_REUSE:-}" ]; then
+  if [ ! -x "$BUILD/bench_shards" ]; then
+    echo "bench-shards: $BUILD/bench_shards is missing (make bench-shards builds it)" >&2
+    exit 1
+  fi
   mkdir -p "$BUILD/shards"
   echo "bench-shards: $rows rows, 1, 2 and 4 shards" >&2
   {
     echo "date $(date -u +%Y-%m-%d)"
     echo "kernels $("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: variants: //')"
-    nice -n 10 "$BUILD/bench_shards" "$BUILD/embed.so" "$BUILD/shards" "$rows" 256 none binary
-  } > "$raw.tmp" || { echo "bench-shards: bench_shards failed" >&2; rm -f "$raw.tmp"; exit 1; }
+    echo "load start $(cut -d' ' -f1-3 /proc/loadavg)"
+  } > "$raw.tmp"
+  if ! nice -n 10 "$BUILD/bench_shards" "$BUILD/embed.so" "$BUILD/shards" "$rows" 256 \
+       none binary >> "$raw.tmp"; then
+    echo "bench-shards: bench_shards failed; $raw and $out are left as they were" >&2
+    rm -f "$raw.tmp" "$BUILD"/shards/*.db
+    exit 1
+  fi
+  echo "load end $(cut -d' ' -f1-3 /proc/loadavg)" >> "$raw.tmp"
   mv "$raw.tmp" "$raw"
   rmdir "$BUILD/shards" 2>/dev/null
 fi
@@ -41,6 +52,9 @@ cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
   echo
   echo "Made by \`make bench-shards\` (bench/shards.sh, bench/shards.c) on $day."
   echo "Machine: $cpu, $(nproc) cores (shared); kernel variants: $kern; $(sqlite3 --version | cut -d' ' -f1-2 | sed 's/^/SQLite /')."
+  echo "Load average (1, 5, 15 min) at the start: $(sed -n 's/^load start //p' "$raw"); at the end: $(sed -n 's/^load end //p' "$raw")."
+  echo "Other work on the machine slows the memory-bound scans even in CPU time, so"
+  echo "compare the rows of one run with each other, not with other runs."
   echo
   echo "$rows synthetic clustered vectors of 256 dims (bench/index.c's generator), row r in"
   echo "shard r mod N, each shard a database file with an \`embed_index(dims=256)\`"
