@@ -77,10 +77,11 @@ TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
                $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
-.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
-all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
+.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index bench-shards tsan newsqlite clean
+all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/bert_hf_check \
-     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
+     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
+     $(BUILD)/auto_linked $(BUILD)/auto_plain
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -91,6 +92,12 @@ $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 # counters whenever a process's last connection closes.
 $(BUILD)/embed.so: $(EXT_OBJ)
 	$(CC) $(OPT) -shared -Wl,--no-undefined -Wl,-z,nodelete -o $@ $^ $(LDLIBS)
+
+# The extension registered in every connection a program opens (ext/auto.c):
+# LD_PRELOAD it, or link it before -lsqlite3.
+$(BUILD)/embed_auto.so: $(BUILD)/obj/auto.o $(EXT_OBJ)
+	$(CC) $(OPT) -shared -Wl,--no-undefined -Wl,-soname,embed_auto.so -o $@ $^ \
+	  $(LDLIBS) -lsqlite3 -ldl
 
 $(BUILD)/embed-convert: $(CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(CONVERT_SRC) -o $@ $(LDLIBS) -lcjson
@@ -214,6 +221,15 @@ newsqlite: build/newsqlite/embed.so build/newsqlite/unit_interrupt
 $(BUILD)/crash: test/crash.c test/chunkcheck.h | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
 
+# embed_auto.so in a plain SQLite program: linked in (before -lsqlite3), and
+# auto_plain, which test/run.sh runs with it in LD_PRELOAD.
+$(BUILD)/auto_linked: test/scale/auto.c $(BUILD)/embed_auto.so | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ $(BUILD)/embed_auto.so -lsqlite3 \
+	  -Wl,-rpath,$(abspath $(BUILD))
+
+$(BUILD)/auto_plain: test/scale/auto.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
+
 $(BUILD)/threads: test/threads.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread -ldl
 
@@ -292,7 +308,7 @@ $(BUILD)/nometrics/embed.so: $(EXT_SRC) $(EXT_HDR)
 
 # Every benchmark beside its peer, into bench/REPORT.md.
 bench: all $(BUILD)/bench $(BUILD)/nometrics/embed.so $(BUILD)/bench_tokenize \
-       $(BUILD)/bench_index models/default.emb
+       $(BUILD)/bench_index $(BUILD)/bench_shards models/default.emb
 	@bash bench/run.sh $(BUILD)
 
 $(BUILD)/soak: test/soak.c | $(BUILD)
@@ -313,6 +329,13 @@ $(BUILD)/bench_index: bench/index.c | $(BUILD)
 
 bench-index: all $(BUILD)/bench_index models/default.emb
 	@bash bench/index.sh $(BUILD)
+
+# Top-k over 1, 2 and 4 shards of 1M rows, into bench/SHARDS.md.
+$(BUILD)/bench_shards: bench/shards.c | $(BUILD)
+	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm -lpthread
+
+bench-shards: all $(BUILD)/bench_shards
+	@bash bench/shards.sh $(BUILD)
 
 $(BUILD)/quality: bench/quality.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm

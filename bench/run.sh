@@ -4,7 +4,8 @@
 # first (bench/tokenize.sh, bench/index.sh: long) unless QUICK=1, and their
 # tables are folded in.  Needs the default model (make model) and, for
 # the peers, npm (sqlite-vec-linux-x64@0.1.9); a missing peer is reported
-# as such, never invented.
+# as such, never invented.  The shard benchmark (bench/shards.sh) runs
+# and is folded in the same way.
 #
 #   bash bench/run.sh [BUILD]
 set -u
@@ -25,6 +26,7 @@ kernels=$("$BUILD/unit_kernels" | head -1 | sed 's/^unit_kernels: //')
 if [ "${QUICK:-0}" != 1 ]; then
   bash bench/tokenize.sh "$BUILD" >&2 || echo "bench: tokenize benchmark failed" >&2
   bash bench/index.sh "$BUILD" >&2 || echo "bench: index benchmark failed" >&2
+  bash bench/shards.sh "$BUILD" >&2 || echo "bench: shards benchmark failed" >&2
 fi
 
 # The default model is potion-base-4M-int8 (make model); GloVe's 145 MB
@@ -153,6 +155,10 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   echo "The HTTP server, python3 -m sqlite_embed serve, from its start to its first /embed answer (from \`make bench-serve\`, bench/SERVE.md):"
   echo
   [ -f bench/SERVE.md ] && sed -n '/^| figure | ours (median)/,/^$/p' bench/SERVE.md
+  echo
+  echo "embed_index over 1, 2 and 4 shards (from \`make bench-shards\`, bench/SHARDS.md):"
+  echo
+  [ -f bench/SHARDS.md ] && sed -n '/^| quant | shards/,/^$/p' bench/SHARDS.md
   echo
   echo "Raw output of this run:"
   echo

@@ -119,6 +119,19 @@ if [ "$BUILD" = build ]; then
   fi
 fi
 
+# build/embed_auto.so linked into a plain SQLite program: the extension in
+# every connection, SQLite left unconfigured until the first open, no
+# journal_mode or VACUUM (test/scale/auto.c; mini.emb has 4 dims).
+echo "== $BUILD: embed_auto.so linked in"
+SQLITE_EMBED_MODEL=$EMBED_TEST_DIR/mini.emb run "$BUILD/auto_linked" 4 "$BUILD"
+# The same preloaded into other programs, dqlite replication through a
+# leader's SIGKILL, and sharded top-k (test/scale/run.sh; skipped, saying
+# so, without go-dqlite).
+if [ "$BUILD" = build ]; then
+  echo "== $BUILD: beyond one machine (embed_auto.so preloaded, dqlite, shards)"
+  run bash test/scale/run.sh "$BUILD"
+fi
+
 # Other processes load the plain build only (not the ASan one): real
 # clients (Python, Node, sqlite-vec beside us), make install, and the
 # README's SQL reference against the registered names.

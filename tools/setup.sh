@@ -40,6 +40,9 @@ python3-venv        test  -    python3 -m venv, into which the tests install the
 g++                 test  -    better-sqlite3 (Node's SQLite client) compiles from source
 node-typescript     test  tsc  tsc checks the npm package's TypeScript declarations
 mypy                test  -    mypy --strict checks the Python package's type hints
+go-dqlite           test  -    dqlite-demo and the dqlite shell: embed_index replicated on a three-node cluster (test/scale)
+libdqlite0          test  -    the dqlite library go-dqlite's programs run on
+libdqlite-dev       test  -    dqlite's headers, for building against it (test/scale)
 EOF
 }
 
