@@ -329,6 +329,8 @@ static double recallOf(sqlite3 *db, const char *zTest, const char *zExact,
   return sum/nQ;
 }
 
+static const char *zArgv0 = 0;   /* this program, to run again */
+
 /* The machine's memory bandwidth, GB/s: the best of 5 sums over 256 MB. */
 static double bandwidth(void){
   size_t n = (size_t)256<<20, i;
@@ -398,7 +400,7 @@ static void benchSpeed(const char *zExt, const char *zVec0,
   nCentre = nRow/100 < 10 ? 10 : nRow/100 > 1000 ? 1000 : nRow/100;
   for(i=0; i<nCentre*nDims; i++) aCentre[i] = (float)rngNormal();
   for(i=0; i<NQ; i++) makeVector(aCentre, nDims, aQ + (size_t)i*nDims);
-  {
+  if( zOnly==0 ){
     double gbs = bandwidth();
     size_t nCode = ((size_t)nDims+7)/8;
     printf("speed bandwidth rows %d dims %d gb_per_s %.2f bits_read_ms %.3f\n",
@@ -414,18 +416,27 @@ static void benchSpeed(const char *zExt, const char *zVec0,
     if( aIdx[x].bVec0==1 && zVec0==0 ) continue;
     if( aIdx[x].bVec0==2 && zVec010==0 ) continue;
     if( zOnly && strcmp(zOnly, aIdx[x].zName)!=0 ) continue;
-    if( aIdx[x].bVec0==2 ){
-      /* sqlite-vec 0.1.10 in a process of its own: SQLite loads
-      ** extensions RTLD_GLOBAL, so its functions would bind to 0.1.9's. */
+    if( aIdx[x].bVec0==2 && zVec0 ){
+      /* sqlite-vec 0.1.10 in a program of its own: SQLite loads
+      ** extensions RTLD_GLOBAL, so its functions would bind to 0.1.9's
+      ** (a fork would inherit 0.1.9): this program again, for vec010's
+      ** indexes alone. */
+      char zRows[32], zDims[32];
       fflush(stdout);
       pid = fork();
-      if( pid>0 ){
-        waitpid(pid, 0, 0);
-        rngState = saved;
-        continue;
+      if( pid==0 ){
+        snprintf(zRows, sizeof(zRows), "%d", nRow);
+        snprintf(zDims, sizeof(zDims), "%d", nDims);
+        setenv("BENCH_ONLY", aIdx[x].zName, 1);
+        execl(zArgv0, zArgv0, "speed", zExt, "-", zVec010, zRows, zDims,
+              (char*)0);
+        _exit(127);
       }
-      dbx = openWith(0, zVec010);
+      waitpid(pid, 0, 0);
+      rngState = saved;
+      continue;
     }
+    if( aIdx[x].bVec0==2 ) dbx = openWith(0, zVec010);
     if( zOnly && strcmp(zOnly, aIdx[x].zName)!=0 ) continue;
     zSql = sqlite3_mprintf(aIdx[x].zCreate, nDims);
     exec(dbx, zSql);
@@ -450,10 +461,8 @@ static void benchSpeed(const char *zExt, const char *zVec0,
            nRow/tIns, tQuery*1e3, tFirst*1e3);
     fflush(stdout);
     if( aIdx[x].bVec0==2 ){
-      sqlite3_close(dbx);
-      _exit(0);
-    }
-    if( aIdx[x].bVec0 ){
+      sqlite3_close(dbx);      /* a database of its own: nothing to drop */
+    }else if( aIdx[x].bVec0 ){
       zSql = sqlite3_mprintf("DROP TABLE %s", aIdx[x].zTable);
       exec(dbx, zSql);
       sqlite3_free(zSql);
@@ -647,6 +656,7 @@ static void benchCold(const char *zExt, const char *zVec010, const char *zDir,
 }
 
 int main(int argc, char **argv){
+  zArgv0 = argv[0];
   if( argc>=7 && strcmp(argv[1], "recall")==0 ){
     benchRecall(argv[2], strcmp(argv[3], "-")==0 ? 0 : argv[3], argv[4],
                 atoi(argv[5]), argc-6, argv+6);
