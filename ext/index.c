@@ -829,6 +829,8 @@ static void indexFree(index_vtab *p){
   if( p==0 ) return;
   indexFinalizeStmts(p);
   embProgressClear(&p->prog);
+  /* A message SQLite did not take (it takes none from a failed xDestroy). */
+  sqlite3_free(p->base.zErrMsg);
   embStoreFree(p->pCache);
   sqlite3_free(p->aScratch);
   sqlite3_free(p->zDb);
