@@ -48,7 +48,8 @@ UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_split $(BUILD)/unit_interrupt
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
-               ext/convert/writer.c ext/convert/wordllama.c ext/model.c \
+               ext/convert/writer.c ext/convert/wordllama.c ext/convert/json.c \
+               ext/model.c \
                ext/safetensors.c ext/unicode.c
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
@@ -131,6 +132,7 @@ $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
+          ext/convert/json.c \
           ext/model.c ext/safetensors.c ext/unicode.c ext/tokenizer.c \
           $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
