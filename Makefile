@@ -67,7 +67,8 @@ endif
 
 .PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
-     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS)
+     $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
+     $(BUILD)/fault $(BUILD)/fault_convert
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -173,6 +174,19 @@ $(BUILD)/crash: test/crash.c test/chunkcheck.h | $(BUILD)
 
 $(BUILD)/threads: test/threads.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread -ldl
+
+# Fault injection: every allocation of each scenario failed in turn (loads
+# $$EMBED_EXT at run time); the converter's allocations, through alloc.h's
+# EMB_FAULT_ALLOC seam.
+$(BUILD)/fault: test/fault.c test/faultlib.c test/faultlib.h | $(BUILD)
+	$(CC) $(CFLAGS) test/fault.c test/faultlib.c -o $@ -lsqlite3 -lm
+
+FAULT_CONVERT_SRC := test/fault_convert.c ext/convert/glove.c \
+                     ext/convert/wordllama.c ext/convert/writer.c \
+                     ext/convert/json.c ext/model.c ext/safetensors.c ext/unicode.c
+$(BUILD)/fault_convert: $(FAULT_CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_CONVERT_SRC) \
+	  -o $@ -lm -lcjson
 
 # The extension and test/threads.c under ThreadSanitizer, in build/tsan;
 # make test builds them and its first pass runs them.
