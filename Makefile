@@ -68,7 +68,7 @@ endif
 .PHONY: all test test-one install uninstall demo model bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
-     $(BUILD)/fault $(BUILD)/fault_convert
+     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -180,6 +180,11 @@ $(BUILD)/threads: test/threads.c | $(BUILD)
 # EMB_FAULT_ALLOC seam.
 $(BUILD)/fault: test/fault.c test/faultlib.c test/faultlib.h | $(BUILD)
 	$(CC) $(CFLAGS) test/fault.c test/faultlib.c -o $@ -lsqlite3 -lm
+
+# I/O errors through a VFS shim under embed_index's writes, queries and
+# migration (loads $$EMBED_EXT at run time).
+$(BUILD)/iofault: test/iofault.c test/faultlib.c test/faultlib.h | $(BUILD)
+	$(CC) $(CFLAGS) test/iofault.c test/faultlib.c -o $@ -lsqlite3 -lm
 
 FAULT_CONVERT_SRC := test/fault_convert.c ext/convert/glove.c \
                      ext/convert/wordllama.c ext/convert/writer.c \

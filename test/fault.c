@@ -550,7 +550,7 @@ static void checkAfter(const Scenario *p, sqlite3 *db, const Reference *pRef,
   char *zState, *zDisk;
   sqlite3 *db2;
   uint64_t h;
-  int rc, i;
+  int rc, i, nBad;
   (void)p;
 
   if( !sqlite3_get_autocommit(db) ) flExec(db, "ROLLBACK", 0, 0);
@@ -572,8 +572,8 @@ static void checkAfter(const Scenario *p, sqlite3 *db, const Reference *pRef,
           "%s: after %d steps that succeeded, the state is\n%s\nnot\n%s",
           zRun, pRes->nOk, zState, pRef->azState[pRes->nOk]);
   free(zState);
-  flCheck(flIndexCheckAll(db, &why)==0, "%s: this connection: %s", zRun,
-          flBufText(&why));
+  nBad = flIndexCheckAll(db, &why);
+  flCheck(nBad==0, "%s: this connection: %s", zRun, flBufText(&why));
   flBufReset(&why);
 
   /* A new connection sees only what is on disk. */
@@ -593,8 +593,8 @@ static void checkAfter(const Scenario *p, sqlite3 *db, const Reference *pRef,
     zDisk2 = diskStateOf(db2);
     flCheck(strcmp(zDisk, zDisk2)==0, "%s: a new connection sees\n%s\nnot"
             "\n%s", zRun, zDisk2, zDisk);
-    flCheck(flIndexCheckAll(db2, &why)==0, "%s: a new connection: %s", zRun,
-            flBufText(&why));
+    nBad = flIndexCheckAll(db2, &why);
+    flCheck(nBad==0, "%s: a new connection: %s", zRun, flBufText(&why));
     sqlite3_close(db2);
     if( flFail==nFail0 && nMemo<N_MEMO && h!=0 ){
       aMemo[nMemo].h = h;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 int flPass = 0, flFail = 0;
+int flErrorsOk = 0;
 static int nPrinted = 0;
 
 /* ------------------------------------------------------------------------
@@ -295,6 +296,9 @@ static int checkQuery(sqlite3 *db, const char *zIdx, sqlite3_stmt *pA,
   for(;; i++){
     int rcA = sqlite3_step(pA), rcB = sqlite3_step(pB);
     if( rcA!=SQLITE_ROW || rcB!=SQLITE_ROW ){
+      int bErr = (rcA!=SQLITE_ROW && rcA!=SQLITE_DONE)
+              || (rcB!=SQLITE_ROW && rcB!=SQLITE_DONE);
+      if( bErr && flErrorsOk ) break;
       if( rcA!=rcB || (rcA!=SQLITE_DONE) ){
         flBufPrintf(pWhy, "%s: %s: result %d: %s (match %s, brute force "
                     "%s)\n", zIdx, zWhat, i,
@@ -338,8 +342,10 @@ int flIndexCheck(sqlite3 *db, const char *zIdx, FlBuf *pWhy){
   rc = sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   free(zSql);
   if( rc ){
-    flBufPrintf(pWhy, "%s: cannot scan: %s\n", zIdx, sqlite3_errmsg(db));
-    nBad = 1;
+    if( !flErrorsOk ){
+      flBufPrintf(pWhy, "%s: cannot scan: %s\n", zIdx, sqlite3_errmsg(db));
+      nBad = 1;
+    }
     goto done;
   }
   while( (rc = sqlite3_step(pStmt))==SQLITE_ROW ){
@@ -354,6 +360,10 @@ int flIndexCheck(sqlite3 *db, const char *zIdx, FlBuf *pWhy){
     nRow++;
   }
   if( rc!=SQLITE_DONE ){
+    if( flErrorsOk ){
+      sqlite3_finalize(pStmt);
+      goto done;
+    }
     flBufPrintf(pWhy, "%s: scan failed: %s\n", zIdx, sqlite3_errmsg(db));
     nBad++;
   }
@@ -363,8 +373,11 @@ int flIndexCheck(sqlite3 *db, const char *zIdx, FlBuf *pWhy){
     int nDims = aRow[0].n/4;
     if( sqlite3_prepare_v2(db, zA, -1, &pA, 0)
      || sqlite3_prepare_v2(db, zB, -1, &pB, 0) ){
-      flBufPrintf(pWhy, "%s: cannot query: %s\n", zIdx, sqlite3_errmsg(db));
-      nBad++;
+      if( !flErrorsOk ){
+        flBufPrintf(pWhy, "%s: cannot query: %s\n", zIdx,
+                    sqlite3_errmsg(db));
+        nBad++;
+      }
       goto done;
     }
     /* The first and the last rows' own vectors */
@@ -398,10 +411,26 @@ done:
   return nBad;
 }
 
+int flWarm(sqlite3 *db){
+  char **az = 0;
+  int n = flIndexes(db, &az), i, rc = SQLITE_OK;
+  if( n<0 ) return SQLITE_ERROR;
+  for(i=0; rc==SQLITE_OK && i<n; i++){
+    char *zSql = indexSql("SELECT count(*) FROM %s WHERE %s MATCH (SELECT "
+                          "vector FROM %s ORDER BY rowid LIMIT 1) AND k = 1",
+                          az[i]);
+    rc = zSql ? flExec(db, zSql, 0, 0) : SQLITE_NOMEM;
+    free(zSql);
+  }
+  flFreeNames(az, n);
+  return rc;
+}
+
 int flIndexCheckAll(sqlite3 *db, FlBuf *pWhy){
   char **az = 0;
   int n = flIndexes(db, &az), i, nBad = 0;
   if( n<0 ){
+    if( flErrorsOk ) return 0;
     flBufPrintf(pWhy, "cannot list the indexes: %s\n", sqlite3_errmsg(db));
     return 1;
   }

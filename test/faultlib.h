@@ -87,6 +87,16 @@ int flState(sqlite3 *db, FlBuf *pOut);
 */
 int flIndexCheck(sqlite3 *db, const char *zIdx, FlBuf *pWhy);
 
+/* When set, flIndexCheck() counts only different answers as mismatches: a
+** scan or query that fails with an error is not one (for a connection
+** whose page cache holds what a faulty read gave it). */
+extern int flErrorsOk;
+
+/* Run one search on every embed_index of db (for its first row's vector),
+** so that each builds its in-memory state before a fault is injected.
+** Returns an SQLite result code. */
+int flWarm(sqlite3 *db);
+
 /* flIndexCheck() of every embed_index of db.  Returns the mismatches. */
 int flIndexCheckAll(sqlite3 *db, FlBuf *pWhy);
 
