@@ -291,14 +291,15 @@ bench-quality: $(BUILD)/embed.so $(BUILD)/quality models/default.emb models/raw.
 	  default=models/default.emb raw=models/raw.emb
 
 # libFuzzer targets (clang): the model loader, the JSON vector parser, the
-# tokenizers and the SQL surface.  make fuzz FUZZ_SECONDS=N runs each for N s.
+# tokenizers, the SQL surface and embed_index over corrupted shadow tables.  make fuzz FUZZ_SECONDS=N runs each for N s.
 FUZZ_SECONDS ?= 60
 FUZZ_CC    := clang
 FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
-FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize fuzz_sql)
+FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize fuzz_sql \
+                fuzz_shadow)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -314,6 +315,11 @@ build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 
 # The whole extension compiled in (SQLITE_CORE) beside the system SQLite.
 build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DSQLITE_CORE $< $(EXT_SRC) -o $@ -lsqlite3 -lm -lpthread
+
+# embed_index over shadow tables written with fuzzed bytes (SQLITE_CORE).
+build/fuzz/fuzz_shadow: test/fuzz/fuzz_shadow.c $(EXT_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DSQLITE_CORE $< $(EXT_SRC) -o $@ -lsqlite3 -lm -lpthread
 
