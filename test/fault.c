@@ -304,21 +304,21 @@ static const Scenario aScenario[] = {
       "DROP TABLE vx",
       0 }, 0, 0 },
   /*
-  ** An index written by the build of format 1 (test/fixtures/
-  ** format1_small.db, made by test/fixtures/make_format1_small.sh):
-  ** opened, searched and written.
-  ** P11 (format 2): THE FORMAT-1 MIGRATION SCENARIO PLUGS IN HERE.  Once
-  ** a build reads format 1 by migrating it, these steps run the migration
-  ** under every allocation fault as they stand (the first query or write
-  ** migrates); if migration is an explicit statement, add it as the first
-  ** step.  The state checks need no change: they compare rows through SQL.
+  ** The format-1 migration: an index written by the build of format 1
+  ** (test/fixtures/format1_small.db, made by
+  ** test/fixtures/make_format1_small.sh) is searched in place, then
+  ** migrated to the current format by its first write (step 2 migrates
+  ** f1, step 4 f1t), under every allocation fault.  The state checks
+  ** compare rows and the schema through SQL, so a migration left half
+  ** done shows as a state no step count gives.
   */
   { "index_format1", KIND_SQL, DB_FORMAT1, 0, {
       "SELECT rowid, distance FROM f1 WHERE f1 MATCH '[1,0,0,1,0,1,1,0]' "
         "AND k = 4",
       "INSERT INTO f1(rowid, vector) VALUES (1000, '[1,2,3,4,5,6,7,8]')",
-      "DELETE FROM f1 WHERE rowid = 3",
       "SELECT rowid, distance FROM f1t WHERE f1t MATCH 'the cat' AND k = 3",
+      "DELETE FROM f1t WHERE rowid = 3",
+      "SELECT rowid, distance FROM f1t WHERE f1t MATCH 'the dog' AND k = 3",
       0 }, 0, 0 },
   { "dedup", KIND_SQL, DB_INDEX, 0, {
       "SELECT rowid_a, rowid_b, similarity FROM embed_dedup('vx', 0.5) "
