@@ -54,7 +54,9 @@ for t in fuzz_model fuzz_json fuzz_tokenize fuzz_sql fuzz_shadow; do
     cov=$(grep -E '^#[0-9]+: cov:' "$log" | tail -1 | sed -E 's/^#([0-9]+): cov: ([0-9]+) ft: ([0-9]+).*/\1 executions, cov \2, features \3/')
     if [ "$nNew" -eq 0 ] && grep -q 'INFO: fuzzed for' "$log"; then
       pass=$((pass+1))
-      echo "$t: ok, ${cov:-?}, corpus $(ls "$corpus" | wc -l) inputs${nKnown:+; $nKnown crashing inputs of known bugs (XFAIL, test/fuzz/known.txt)}"
+      xf=""
+      [ "$nKnown" -gt 0 ] && xf="; $nKnown crashing inputs of known bugs (XFAIL, $known)"
+      echo "$t: ok, ${cov:-?}, corpus $(ls "$corpus" | wc -l) inputs$xf"
     else
       fail=$((fail+1))
       [ "$nNew" -eq 0 ] && echo "FAIL: $t did not run its time (log: $log)"
