@@ -33,7 +33,12 @@
 **     one more (the failed step's transaction may have committed before
 **     its error: a failed xSync of a WAL commit, say), never anything in
 **     between -- every committed row present, no transaction partly there;
-**     and every embed_index equals a brute force over its own rows.
+**     and every embed_index equals a brute force over its own rows;
+**   - every allocation the run made through SQLite is freed (counted by a
+**     wrapper of SQLite's allocator, in both passes; LeakSanitizer checks
+**     the process at exit in the ASan pass).  A scenario with zXfail set
+**     has a known leak: its leaks are counted as XFAIL, and it fails once
+**     none of its runs leaks.
 ** The shim does not call the real xSync (the tests do not cut power, and
 ** thousands of fsync() calls would take minutes); it forwards everything
 ** else, and turns memory-mapped reads off (xFetch maps nothing) so that
@@ -262,6 +267,34 @@ static void ioArm(int eMode, long iFail){
 }
 
 /* ------------------------------------------------------------------------
+** SQLite's allocator, wrapped to count what is not yet freed, so that each
+** run can be checked for leaks on its own (and in the plain pass, which
+** has no LeakSanitizer).
+*/
+
+static sqlite3_mem_methods memReal;
+static long nLive = 0;
+
+static void *memMalloc(int n){
+  void *p = memReal.xMalloc(n);
+  if( p ) nLive++;
+  return p;
+}
+static void memFree(void *p){
+  if( p ) nLive--;
+  memReal.xFree(p);
+}
+static void *memRealloc(void *p, int n){ return memReal.xRealloc(p, n); }
+static int memSize(void *p){ return memReal.xSize(p); }
+static int memRoundup(int n){ return memReal.xRoundup(n); }
+static int memInit(void *p){ return memReal.xInit(p); }
+static void memShutdown(void *p){ memReal.xShutdown(p); }
+
+/* Under ASan, LeakSanitizer's switches (weak: absent in the plain pass). */
+extern void __lsan_disable(void) __attribute__((weak));
+extern void __lsan_enable(void) __attribute__((weak));
+
+/* ------------------------------------------------------------------------
 ** Scenarios
 */
 
@@ -270,6 +303,7 @@ struct Scenario {
   const char *zName;
   int bFormat1;               /* start from test/fixtures/format1_small.db */
   const char *azStep[8];      /* each one statement or one transaction */
+  const char *zXfail;         /* a known leak, not yet fixed: see below */
 };
 
 /* The database most scenarios start from: vx (8 dims, binary), vn (8
@@ -295,13 +329,13 @@ static const Scenario aScenario[] = {
       "INSERT INTO vx(rowid, vector) VALUES (100, '[1,2,3,4,5,6,7,8]')",
       "INSERT INTO tx(rowid, content) VALUES (100, 'the dog sat on the cat')",
       "INSERT INTO vn(vector) VALUES ('[0.5,0,0,0,0,0,0,-1]')",
-      0 } },
+      0 }, 0 },
   { "update_delete", 0, {
       "UPDATE vx SET vector = '[-1,-2,-3,-4,5,6,7,8]' WHERE rowid = 5",
       "UPDATE vn SET rowid = 1000 WHERE rowid = 9",
       "DELETE FROM tx WHERE rowid IN (2, 3, 4)",
       "DELETE FROM vx WHERE rowid > 25",
-      0 } },
+      0 }, 0 },
   { "transaction", 0, {
       "BEGIN;"
       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i<40)"
@@ -313,12 +347,28 @@ static const Scenario aScenario[] = {
       "COMMIT",
       "BEGIN; DELETE FROM vx WHERE rowid > 230; SAVEPOINT s;"
       "DELETE FROM vn; ROLLBACK TO s; RELEASE s; COMMIT",
-      0 } },
+      0 }, 0 },
   { "create", 0, {
       "CREATE VIRTUAL TABLE nx USING embed_index(dims=4)",
       "INSERT INTO nx(rowid, vector) VALUES (1, '[1,0,0,1]'), (2, '[0,1,1,0]')",
+      "ALTER TABLE nx RENAME TO ny",
+      0 }, 0 },
+  /*
+  ** EXPECTED TO FAIL (a leak), until ext/index.c is fixed: when DROP
+  ** TABLE's xDestroy (indexDestroy(), index.c:955) fails with an I/O error,
+  ** embIndexSqlError() leaves its message in p->base.zErrMsg; SQLite does
+  ** not take the message of a failed xDestroy (sqlite3VtabCallDestroy()
+  ** imports none), and indexFree() (index.c:829), which xDisconnect calls
+  ** later, does not free it: 55 bytes lost per failed DROP.  The runs of
+  ** this scenario run with LeakSanitizer off (__lsan_disable()) and their
+  ** leaks counted by the harness's own allocator as XFAIL; once no run
+  ** leaks, the scenario fails, saying to remove the mark.
+  */
+  { "drop", 0, {
       "DROP TABLE vn",
-      0 } },
+      "DROP TABLE tx",
+      0 }, "indexFree() does not free base.zErrMsg, which a failed "
+           "indexDestroy() sets (ext/index.c:829, :955)" },
   { "query", 0, {
       "SELECT rowid, distance FROM vx WHERE vx MATCH '[1,2,0,-1,3,0,1,1]' "
         "AND k = 5",
@@ -327,7 +377,7 @@ static const Scenario aScenario[] = {
       "SELECT rowid FROM vn WHERE vn MATCH '[1,1,1,1,1,1,1,1]' AND k = 4 "
         "AND rowid IN (3, 6, 9, 90)",
       "SELECT count(*), sum(length(vector)) FROM vn",
-      0 } },
+      0 }, 0 },
   /* The format-1 migration (test/fixtures/format1_small.db): a search in
   ** place, then the first write of each index migrates it (steps 2 and
   ** 3), under every I/O fault. */
@@ -337,7 +387,7 @@ static const Scenario aScenario[] = {
       "INSERT INTO f1(rowid, vector) VALUES (1000, '[1,2,3,4,5,6,7,8]')",
       "DELETE FROM f1t WHERE rowid = 2",
       "SELECT rowid FROM f1t WHERE f1t MATCH 'the cat' AND k = 2",
-      0 } },
+      0 }, 0 },
 };
 #define N_SCENARIO ((int)(sizeof(aScenario)/sizeof(aScenario[0])))
 
@@ -461,6 +511,7 @@ static int expectedError(int eMode, int rc, const char *zErr){
 int main(int argc, char **argv){
   const char *zTestDir = getenv("EMBED_TEST_DIR");
   int i, iJ, iM, j, bList = 0;
+  long nXfailAll = 0;
   long nRunAll = 0;
 
   zExt = getenv("EMBED_EXT");
@@ -469,6 +520,17 @@ int main(int argc, char **argv){
     fprintf(stderr, "usage: EMBED_EXT=build/embed EMBED_TEST_DIR=build/test "
             "build/iofault [--list] [NAME...]\n");
     return 2;
+  }
+  {
+    static sqlite3_mem_methods wrap = {
+      memMalloc, memFree, memRealloc, memSize, memRoundup, memInit,
+      memShutdown, 0
+    };
+    sqlite3_config(SQLITE_CONFIG_GETMALLOC, &memReal);
+    if( sqlite3_config(SQLITE_CONFIG_MALLOC, &wrap) || sqlite3_initialize() ){
+      fprintf(stderr, "cannot configure SQLite's allocator\n");
+      return 2;
+    }
   }
   if( ioRegister() ){
     fprintf(stderr, "cannot register the VFS shim\n");
@@ -495,6 +557,7 @@ int main(int argc, char **argv){
       if( !bPick ) continue;
     }
     for(nStep=0; p->azStep[nStep]; nStep++){}
+    nXfailAll = 0;
     for(iJ=0; iJ<2; iJ++){
       const char *zJ = azJournal[iJ];
       char *azState[9];
@@ -560,19 +623,25 @@ int main(int argc, char **argv){
       for(iM=0; iM<3 && !bList; iM++){
         int eMode = aMode[iM];
         long nPoint = eMode==IO_SHORT ? nReadPoint : nWritePoint;
-        long iN, nRun = 0, nFiredNone = 0, nErr = 0, nSilent = 0;
+        long iN, nRun = 0, nFiredNone = 0, nErr = 0, nSilent = 0, nXfail = 0;
         int nFail0 = flFail;
         for(iN=1; iN<=nPoint; iN++){
           char zRun[160];
           FlBuf why = {0};
           int nOk, nBad;
           char *zState;
+          long nLive0;
           snprintf(zRun, sizeof(zRun), "%s (%s, %s): point %ld", p->zName,
                    zJ, azMode[eMode], iN);
+          if( p->zXfail && __lsan_disable ) __lsan_disable();
+          nLive0 = nLive;
           flRemoveDb(zRunDb);
           flCopyFile(zTemplate, zRunDb);
           db = openDb(zRunDb, 0, zRun);
-          if( db==0 ) continue;
+          if( db==0 ){
+            if( p->zXfail && __lsan_enable ) __lsan_enable();
+            continue;
+          }
           /* Write faults strike indexes whose caches are built, so that a
           ** cache outliving a failed commit would show; short reads strike
           ** a cold connection, which has every page still to read. */
@@ -628,7 +697,10 @@ int main(int argc, char **argv){
 
           /* Reopened without faults */
           db = openDb(zRunDb, 0, zRun);
-          if( db==0 ) continue;
+          if( db==0 ){
+            if( p->zXfail && __lsan_enable ) __lsan_enable();
+            continue;
+          }
           {
             FlBuf ic = {0};
             int rcI = flExec(db, "PRAGMA integrity_check", &ic, 0);
@@ -654,7 +726,19 @@ int main(int argc, char **argv){
           flCheck(nBad==0, "%s: reopened: %s", zRun, flBufText(&why));
           flBufFree(&why);
           sqlite3_close(db);
+          if( p->zXfail ){
+            if( nLive!=nLive0 ) nXfail++;
+            if( __lsan_enable ) __lsan_enable();
+          }else{
+            flCheck(nLive==nLive0, "%s: %ld allocations leaked", zRun,
+                    nLive - nLive0);
+          }
         }
+        if( nXfail ){
+          printf("XFAIL %s (%s, %s): %ld runs leaked: %s\n", p->zName, zJ,
+                 azMode[eMode], nXfail, p->zXfail);
+        }
+        nXfailAll += nXfail;
         flCheck(nFiredNone==0, "%s (%s, %s): in %ld of %ld runs the fault "
                 "was not reached", p->zName, zJ, azMode[eMode], nFiredNone,
                 nRun);
@@ -672,6 +756,11 @@ int main(int argc, char **argv){
       for(k=0; k<=nStep; k++) free(azState[k]);
       flBufFree(&refOut);
       flBufFree(&out);
+    }
+    if( p->zXfail && !bList ){
+      flCheck(nXfailAll>0, "%s: expected to leak (%s), but no run did: the "
+              "bug is fixed, remove the mark in test/iofault.c", p->zName,
+              p->zXfail);
     }
   }
   flRemoveDb(zRunDb);
