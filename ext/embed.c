@@ -19,7 +19,10 @@
 ** would point into unmapped code (test/fault.c's "load" scenario fails
 ** every allocation of a load in turn).  Where SQLite refuses to delete a
 ** function (while a statement runs: SELECT load_extension()), the library
-** is pinned in memory so that what stays registered stays valid.
+** is pinned in memory so that what stays registered stays valid.  (The
+** Makefile links the library with -z nodelete, which keeps it mapped
+** anyway; the undo is what leaves nothing registered, and the pin covers
+** builds linked otherwise.)
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
