@@ -355,10 +355,10 @@ static const Scenario aScenario[] = {
       0 }, 0 },
   /*
   ** EXPECTED TO FAIL (a leak), until ext/index.c is fixed: when DROP
-  ** TABLE's xDestroy (indexDestroy(), index.c:955) fails with an I/O error,
+  ** TABLE's xDestroy (indexDestroy(), index.c:946) fails with an I/O error,
   ** embIndexSqlError() leaves its message in p->base.zErrMsg; SQLite does
   ** not take the message of a failed xDestroy (sqlite3VtabCallDestroy()
-  ** imports none), and indexFree() (index.c:829), which xDisconnect calls
+  ** imports none), and indexFree() (index.c:818), which xDisconnect calls
   ** later, does not free it: 55 bytes lost per failed DROP.  The runs of
   ** this scenario run with LeakSanitizer off (__lsan_disable()) and their
   ** leaks counted by the harness's own allocator as XFAIL; once no run
@@ -368,7 +368,7 @@ static const Scenario aScenario[] = {
       "DROP TABLE vn",
       "DROP TABLE tx",
       0 }, "indexFree() does not free base.zErrMsg, which a failed "
-           "indexDestroy() sets (ext/index.c:829, :955)" },
+           "indexDestroy() sets (ext/index.c:818, :946)" },
   { "query", 0, {
       "SELECT rowid, distance FROM vx WHERE vx MATCH '[1,2,0,-1,3,0,1,1]' "
         "AND k = 5",
