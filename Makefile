@@ -49,7 +49,7 @@ UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_split $(BUILD)/unit_interrupt
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
-               ext/convert/writer.c ext/convert/wordllama.c \
+               ext/convert/writer.c ext/convert/wordllama.c ext/convert/json.c \
                ext/convert/model2vec.c ext/model.c ext/pool.c \
                ext/safetensors.c ext/unicode.c
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
@@ -81,7 +81,8 @@ endif
 all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
-     $(BUILD)/auto_linked $(BUILD)/auto_plain
+     $(BUILD)/auto_linked $(BUILD)/auto_plain \
+     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -183,6 +184,7 @@ $(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
+          ext/convert/json.c \
           ext/model.c ext/safetensors.c ext/unicode.c ext/tokenizer.c \
           $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
@@ -232,6 +234,24 @@ $(BUILD)/auto_plain: test/scale/auto.c | $(BUILD)
 
 $(BUILD)/threads: test/threads.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lpthread -ldl
+
+# Fault injection: every allocation of each scenario failed in turn (loads
+# $$EMBED_EXT at run time); the converter's allocations, through alloc.h's
+# EMB_FAULT_ALLOC seam.
+$(BUILD)/fault: test/fault.c test/faultlib.c test/faultlib.h | $(BUILD)
+	$(CC) $(CFLAGS) test/fault.c test/faultlib.c -o $@ -lsqlite3 -lm
+
+# I/O errors through a VFS shim under embed_index's writes, queries and
+# migration (loads $$EMBED_EXT at run time).
+$(BUILD)/iofault: test/iofault.c test/faultlib.c test/faultlib.h | $(BUILD)
+	$(CC) $(CFLAGS) test/iofault.c test/faultlib.c -o $@ -lsqlite3 -lm
+
+FAULT_CONVERT_SRC := test/fault_convert.c ext/convert/glove.c \
+                     ext/convert/wordllama.c ext/convert/writer.c \
+                     ext/convert/json.c ext/model.c ext/safetensors.c ext/unicode.c
+$(BUILD)/fault_convert: $(FAULT_CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_CONVERT_SRC) \
+	  -o $@ -lm -lcjson
 
 # The extension and test/threads.c under ThreadSanitizer, in build/tsan;
 # make test builds them and its first pass runs them.
@@ -346,7 +366,7 @@ bench-quality: $(BUILD)/embed.so $(BUILD)/quality models/default.emb models/raw.
 	  default=models/default.emb raw=models/raw.emb
 
 # libFuzzer targets (clang): the model loader, the JSON vector parser, the
-# tokenizers and the SQL surface.  make fuzz FUZZ_SECONDS=N runs each for N s.
+# tokenizers, the SQL surface and embed_index over corrupted shadow tables.  make fuzz FUZZ_SECONDS=N runs each for N s.
 FUZZ_SECONDS ?= 60
 FUZZ_CC    := clang
 FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
@@ -354,7 +374,7 @@ FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
 MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
 FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
-              fuzz_wordpiece fuzz_sql)
+              fuzz_wordpiece fuzz_sql fuzz_shadow)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -374,6 +394,11 @@ build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 
 # The whole extension compiled in (SQLITE_CORE) beside the system SQLite.
 build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DSQLITE_CORE $< $(EXT_SRC) -o $@ -lsqlite3 -lm -lpthread
+
+# embed_index over shadow tables written with fuzzed bytes (SQLITE_CORE).
+build/fuzz/fuzz_shadow: test/fuzz/fuzz_shadow.c $(EXT_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DSQLITE_CORE $< $(EXT_SRC) -o $@ -lsqlite3 -lm -lpthread
 

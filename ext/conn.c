@@ -125,26 +125,28 @@ int embEmbedText(EmbConn *p, EmbModel *pModel, const char *z, size_t n,
   return SQLITE_OK;
 }
 
-void embConnLoadDefault(EmbConn *p, const char *zDefaultPath){
+int embConnLoadDefault(EmbConn *p, const char *zDefaultPath){
   const char *zEnv = getenv("SQLITE_EMBED_MODEL");
   const char *zPath = (zEnv && zEnv[0]) ? zEnv : zDefaultPath;
   EmbModel *pModel = 0;
   char *zErr = 0;
-  if( zPath==0 || zPath[0]==0 ) return;
+  if( zPath==0 || zPath[0]==0 ) return SQLITE_OK;
   if( embModelAcquire(zPath, &pModel, &zErr) ){
+    /* No message: out of memory (model.h), which fails the load rather
+    ** than leave a connection whose default model is missing for a
+    ** reason that has passed. */
+    if( zErr==0 ) return SQLITE_NOMEM;
     /* Say what went wrong and every way to provide a model. */
     p->zDefaultErr = sqlite3_mprintf(
         "no default model: %s (%s; set SQLITE_EMBED_MODEL to a model file "
         "before loading the extension, run 'make model' to build '%s', or "
         "call embed_load('default', 'PATH.emb'))",
-        zErr ? zErr : "out of memory",
+        zErr,
         zPath==zEnv ? "from SQLITE_EMBED_MODEL" : "the built-in default path",
         zDefaultPath);
     p->zDefaultErr = embArgFixMessage(p->zDefaultErr);   /* paths are bytes */
     sqlite3_free(zErr);
-    return;
+    return p->zDefaultErr ? SQLITE_OK : SQLITE_NOMEM;
   }
-  if( embConnSet(p, "default", pModel)!=SQLITE_OK ){
-    p->zDefaultErr = sqlite3_mprintf("no default model: out of memory");
-  }
+  return embConnSet(p, "default", pModel);
 }

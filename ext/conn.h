@@ -74,9 +74,10 @@ int embConnTokenize(EmbConn *p, EmbModel *pModel, const char *z, size_t n);
 int embEmbedText(EmbConn *p, EmbModel *pModel, const char *z, size_t n,
                  int nDims, float *aOut);
 
-/* Load the default model: $SQLITE_EMBED_MODEL, else zDefaultPath.  On
-** failure records the reason, with how to provide a model, in
-** p->zDefaultErr; the extension still loads. */
-void embConnLoadDefault(EmbConn *p, const char *zDefaultPath);
+/* Load the default model: $SQLITE_EMBED_MODEL, else zDefaultPath.  When
+** the file cannot be used, records the reason, with how to provide a
+** model, in p->zDefaultErr and returns SQLITE_OK (the extension still
+** loads); returns SQLITE_NOMEM when memory ran out. */
+int embConnLoadDefault(EmbConn *p, const char *zDefaultPath);
 
 #endif /* EMB_CONN_H */

@@ -12,6 +12,17 @@
 ** be used in indexes, views and triggers.  Functions that use a model get
 ** the connection's EmbConn (conn.h) as user data; each registration holds a
 ** reference to it, and the default model is loaded into it here.
+**
+** All or nothing.  When a registration fails (out of memory), the ones
+** already made are deleted before the error is returned, since SQLite
+** unloads the library after a failed init and a registration left behind
+** would point into unmapped code (test/fault.c's "load" scenario fails
+** every allocation of a load in turn).  Where SQLite refuses to delete a
+** function (while a statement runs: SELECT load_extension()), the library
+** is pinned in memory so that what stays registered stays valid.  (The
+** Makefile links the library with -z nodelete, which keeps it mapped
+** anyway; the undo is what leaves nothing registered, and the pin covers
+** builds linked otherwise.)
 */
 #include "sqlite3ext.h"
 SQLITE_EXTENSION_INIT1
@@ -25,6 +36,7 @@ SQLITE_EXTENSION_INIT1
 #include "toolkit.h"
 #include "index.h"
 
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stddef.h>
 
@@ -94,16 +106,74 @@ static void apiInit(const sqlite3_api_routines *pApi){
 #endif
 }
 
+/* The modules sqlite3_embed_init() registers, in order; embed_dedup and
+** embed_kmeans are registered together by embToolkitRegister(). */
+static const char *const azModule[] = {
+  "embed_models", "embed_index", "embed_split", "embed_dedup", "embed_kmeans"
+};
+
+#ifndef SQLITE_CORE
+/*
+** Keep this library mapped for the life of the process.  When
+** sqlite3_embed_init() fails, SQLite unloads the library; anything left
+** registered would then point into unmapped code, and closing the
+** connection would call a destructor there.  The library is opened again
+** by its own path with RTLD_NODELETE, which makes the later dlclose() keep
+** it; the handle is never closed, on purpose.
+*/
+static void embPinLibrary(void){
+  Dl_info info;
+  if( dladdr((void*)sqlite3_embed_init, &info) && info.dli_fname ){
+    (void)dlopen(info.dli_fname, RTLD_NOW|RTLD_NOLOAD|RTLD_NODELETE);
+  }
+}
+#endif
+
+/*
+** Undo a failed sqlite3_embed_init(): delete the first nFunc functions of
+** aFunc[] and the first nModule modules of azModule[] (deleting one calls
+** its destructor, which drops its reference to the EmbConn).  SQLite
+** refuses to delete a function while a statement runs on the connection
+** (SQLITE_BUSY: as when the extension is loaded by SELECT load_extension());
+** then whatever stays registered must stay callable, so the library is
+** pinned in memory instead.
+*/
+static void embUnregister(sqlite3 *db, size_t nFunc, size_t nModule){
+  int bLeft = 0;
+  size_t i;
+  for(i=0; i<nModule; i++){
+    sqlite3_create_module_v2(db, azModule[i], 0, 0, 0);
+  }
+  for(i=0; i<nFunc; i++){
+    if( sqlite3_create_function_v2(db, aFunc[i].zName, aFunc[i].nArg,
+                                   aFunc[i].flags, 0, 0, 0, 0, 0) ){
+      bLeft = 1;
+    }
+  }
+#ifndef SQLITE_CORE
+  if( bLeft ) embPinLibrary();
+#else
+  (void)bLeft;
+#endif
+}
+
+/*
+** The entry point.  Either everything is registered and SQLITE_OK
+** returned, or nothing stays registered (but see embUnregister()) and an
+** error is returned: SQLite unloads the library after a failed init.  A
+** default model that cannot be loaded for want of memory fails the load
+** too (a missing or broken default model file does not: embed() then says
+** why).
+*/
 int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
                        const sqlite3_api_routines *pApi){
   int rc = SQLITE_OK;
-  size_t i;
+  size_t i, nFunc = 0, nModule = 0;
   EmbConn *pConn;
   apiInit(pApi);
-  (void)pzErrMsg;
   pConn = embConnNew();
   if( pConn==0 ) return SQLITE_NOMEM;
-  embConnLoadDefault(pConn, EMBED_DEFAULT_MODEL);
+  rc = embConnLoadDefault(pConn, EMBED_DEFAULT_MODEL);
   for(i=0; rc==SQLITE_OK && i<sizeof(aFunc)/sizeof(aFunc[0]); i++){
     void *pUser = 0;
     void (*xDestroy)(void*) = 0;
@@ -112,14 +182,33 @@ int sqlite3_embed_init(sqlite3 *db, char **pzErrMsg,
       pUser = pConn;
       xDestroy = embConnUnref;
     }
+    /* On failure SQLite calls xDestroy, dropping the reference. */
     rc = sqlite3_create_function_v2(db, aFunc[i].zName, aFunc[i].nArg,
                                     aFunc[i].flags, pUser, aFunc[i].xFunc,
                                     0, 0, xDestroy);
+    if( rc==SQLITE_OK ) nFunc++;
   }
-  if( rc==SQLITE_OK ) rc = embModelsVtabRegister(db, pConn);
-  if( rc==SQLITE_OK ) rc = embIndexRegister(db, pConn);
-  if( rc==SQLITE_OK ) rc = embSplitRegister(db, pConn);
-  if( rc==SQLITE_OK ) rc = embToolkitRegister(db);
+  if( rc==SQLITE_OK ){
+    rc = embModelsVtabRegister(db, pConn);
+    if( rc==SQLITE_OK ) nModule = 1;
+  }
+  if( rc==SQLITE_OK ){
+    rc = embIndexRegister(db, pConn);
+    if( rc==SQLITE_OK ) nModule = 2;
+  }
+  if( rc==SQLITE_OK ){
+    rc = embSplitRegister(db, pConn);
+    if( rc==SQLITE_OK ) nModule = 3;
+  }
+  if( rc==SQLITE_OK ){
+    /* Two modules: when it fails, the first may be registered. */
+    rc = embToolkitRegister(db);
+    nModule = 5;
+  }
+  if( rc ){
+    embUnregister(db, nFunc, nModule);
+    if( pzErrMsg ) *pzErrMsg = sqlite3_mprintf("%s", sqlite3_errstr(rc));
+  }
   embConnUnref(pConn);   /* the registrations hold their own references */
   return rc;
 }

@@ -226,7 +226,7 @@ void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
   EmbConn *pConn = (EmbConn*)sqlite3_user_data(ctx);
   const char *zName, *zPath;
   EmbModel *pModel = 0;
-  char *zErr = 0;
+  char *zErr = 0, *zResult;
   (void)argc;
   if( writerRunning(sqlite3_context_db_handle(ctx)) ){
     sqlite3_result_error(ctx, "embed_load(): refused inside a statement that "
@@ -247,21 +247,31 @@ void embLoadFunc(sqlite3_context *ctx, int argc, sqlite3_value **argv){
     sqlite3_result_error(ctx, "embed_load(): the name is empty", -1);
     return;
   }
+  /* The result is made first, so that once the model is registered
+  ** nothing can fail: an error then means nothing changed. */
+  zResult = sqlite3_mprintf("%s", zName);
+  if( zResult==0 ){ sqlite3_result_error_nomem(ctx); return; }
   if( embModelAcquire(zPath, &pModel, &zErr) ){
     char *zMsg = embArgFixMessage(zErr ? sqlite3_mprintf("embed_load(): %s",
                                                          zErr) : 0);
-    sqlite3_result_error(ctx, zMsg ? zMsg : "out of memory", -1);
+    if( zMsg ){
+      sqlite3_result_error(ctx, zMsg, -1);
+    }else{
+      sqlite3_result_error_nomem(ctx);
+    }
     sqlite3_free(zMsg);
     sqlite3_free(zErr);
+    sqlite3_free(zResult);
     return;
   }
   if( embConnSet(pConn, zName, pModel)!=SQLITE_OK ){
     sqlite3_result_error_nomem(ctx);
+    sqlite3_free(zResult);
     return;
   }
   if( strcmp(zName, "default")==0 ){
     sqlite3_free(pConn->zDefaultErr);
     pConn->zDefaultErr = 0;
   }
-  sqlite3_result_text(ctx, zName, -1, SQLITE_TRANSIENT);
+  sqlite3_result_text(ctx, zResult, -1, sqlite3_free);
 }

@@ -62,17 +62,24 @@
 /* Values printed with %llu */
 #define LL(x) ((unsigned long long)(x))
 
-#ifdef EMB_STANDALONE
+#if defined(EMB_STANDALONE) && !defined(EMB_FAULT_ALLOC)
 /*
-** embMprintf() for programs built without SQLite: a printf() into memory
-** from malloc(), which the caller frees with embFree().  Returns NULL when
-** out of memory.
+** embMprintf() and embVmprintf() for programs built without SQLite: a
+** printf() into memory from malloc(), which the caller frees with
+** embFree().  Return NULL when out of memory.  (With EMB_FAULT_ALLOC the
+** program defines them on its failable allocator: alloc.h.)
 */
+char *embVmprintf(const char *zFmt, va_list ap){
+  char *z = 0;
+  if( vasprintf(&z, zFmt, ap)<0 ) z = 0;
+  return z;
+}
+
 char *embMprintf(const char *zFmt, ...){
   va_list ap;
-  char *z = 0;
+  char *z;
   va_start(ap, zFmt);
-  if( vasprintf(&z, zFmt, ap)<0 ) z = 0;
+  z = embVmprintf(zFmt, ap);
   va_end(ap);
   return z;
 }

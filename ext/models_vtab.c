@@ -39,8 +39,8 @@ typedef struct models_cursor models_cursor;
 struct models_cursor {
   sqlite3_vtab_cursor base;
   int nRow, iRow;
-  char **azName;           /* snapshot: names, sqlite3_malloc'd */
-  EmbModel **apModel;      /* snapshot: a reference to each model */
+  char **azName;           /* snapshot: names, sqlite3_malloc'd (or NULL) */
+  EmbModel **apModel;      /* snapshot: a reference to each model (or NULL) */
 };
 
 static int modelsConnect(sqlite3 *db, void *pAux, int argc,
@@ -102,22 +102,32 @@ static int modelsFilter(sqlite3_vtab_cursor *cur, int idxNum,
   models_cursor *pCur = (models_cursor*)cur;
   EmbConn *pConn = ((models_vtab*)cur->pVtab)->pConn;
   EmbConnModel *pEntry;
-  int n = 0;
+  int n = 0, i;
   (void)idxNum; (void)idxStr; (void)argc; (void)argv;
   cursorReset(pCur);
   for(pEntry=pConn->pList; pEntry; pEntry=pEntry->pNext) n++;
   if( n==0 ) return SQLITE_OK;
   pCur->azName = sqlite3_malloc64(sizeof(char*)*(size_t)n);
   pCur->apModel = sqlite3_malloc64(sizeof(EmbModel*)*(size_t)n);
-  if( pCur->azName==0 || pCur->apModel==0 ) return SQLITE_NOMEM;
+  if( pCur->azName==0 || pCur->apModel==0 ){
+    cursorReset(pCur);
+    return SQLITE_NOMEM;
+  }
+  /* Every slot empty first, so that a snapshot cut short by a failed
+  ** allocation is released by cursorReset() as far as it got. */
+  memset(pCur->azName, 0, sizeof(char*)*(size_t)n);
+  memset(pCur->apModel, 0, sizeof(EmbModel*)*(size_t)n);
+  pCur->nRow = n;
   /* The list is newest first; list models oldest first. */
   for(pEntry=pConn->pList; pEntry; pEntry=pEntry->pNext){
-    int i = n - 1 - pCur->nRow;
+    i = --n;
     pCur->azName[i] = sqlite3_mprintf("%s", pEntry->zName);
-    if( pCur->azName[i]==0 ) return SQLITE_NOMEM;
+    if( pCur->azName[i]==0 ){
+      cursorReset(pCur);
+      return SQLITE_NOMEM;
+    }
     embModelRetain(pEntry->pModel);
     pCur->apModel[i] = pEntry->pModel;
-    pCur->nRow++;
   }
   return SQLITE_OK;
 }

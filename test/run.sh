@@ -103,6 +103,16 @@ echo "== $BUILD: crash safety (SIGKILL)"
 run "$BUILD/crash"
 echo "== $BUILD: threads"
 run "$BUILD/threads"
+# Every allocation of each scenario failed in turn, once and for good: the
+# extension (test/fault.c) and the converter (test/fault_convert.c).
+echo "== $BUILD: allocation faults"
+run "$BUILD/fault"
+run "$BUILD/fault_convert"
+# The N-th write, sync or truncate fails, the disk fills, or a read comes
+# back short, under embed_index's writes, queries and migration, in WAL and
+# rollback-journal modes (test/iofault.c).
+echo "== $BUILD: I/O faults"
+run "$BUILD/iofault"
 # The threads again, the test and the extension built with ThreadSanitizer
 # (make tsan, which make test runs first); once, in the plain pass.
 if [ "$BUILD" = build ]; then

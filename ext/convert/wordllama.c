@@ -58,6 +58,7 @@
 #include "safetensors.h"
 #include "unicode.h"
 #include "convert/convert.h"
+#include "convert/json.h"
 #include "convert/writer.h"
 
 #define WL_MAX_TOKENIZER  (1u<<30)   /* bytes of tokenizer.json read */
@@ -122,13 +123,13 @@ static int wlError(Wl *p, int bTok, const char *zFmt, ...){
   char *zMsg;
   if( p->zErr || p->bNoMem ) return 1;
   va_start(ap, zFmt);
-  if( vasprintf(&zMsg, zFmt, ap)<0 ) zMsg = 0;
+  zMsg = embVmprintf(zFmt, ap);
   va_end(ap);
   if( zMsg==0 ){ p->bNoMem = 1; return 1; }
   p->zErr = embMprintf("'%s': %s", bTok ? p->zTokFile : p->zWeightFile,
                        zMsg);
   if( p->zErr==0 ) p->bNoMem = 1;
-  free(zMsg);
+  embFree(zMsg);
   return 1;
 }
 
@@ -140,11 +141,11 @@ static int wlUnsupported(Wl *p, const char *zFmt, ...){
   char *zMsg;
   if( p->zErr || p->bNoMem ) return 1;
   va_start(ap, zFmt);
-  if( vasprintf(&zMsg, zFmt, ap)<0 ) zMsg = 0;
+  zMsg = embVmprintf(zFmt, ap);
   va_end(ap);
   if( zMsg==0 ){ p->bNoMem = 1; return 1; }
   wlError(p, 1, "unsupported tokenizer feature: %s; %s", zMsg, WL_SUPPORTED);
-  free(zMsg);
+  embFree(zMsg);
   return 1;
 }
 
@@ -1029,7 +1030,7 @@ int embWordllama(const char *zWeights, const char *zTokenizer,
   char *zJson = 0;
   size_t nJson = 0;
   const char *zUnk;
-  int rc = 1;
+  int rc = 1, bNoMem = 0;
 
   *pzErr = 0;
   memset(p, 0, sizeof(*p));
@@ -1043,7 +1044,11 @@ int embWordllama(const char *zWeights, const char *zTokenizer,
 
   if( wlReadFile(p, zTokenizer, &zJson, &nJson) ) goto done;
   if( xProg ) xProg(pProgArg, "reading the tokenizer", 0, 1);
-  p->pRoot = cJSON_ParseWithLength(zJson, nJson);
+  p->pRoot = embJsonParse(zJson, nJson, 0, &bNoMem);
+  if( bNoMem ){
+    p->bNoMem = 1;
+    goto done;
+  }
   if( p->pRoot==0 ){
     const char *zAt = cJSON_GetErrorPtr();
     wlError(p, 1, "not valid JSON (near byte %lld)",
