@@ -28,6 +28,10 @@ out=bench/INDEX.md
 png=bench/index_recall.png
 raw=build/bench_index.raw
 shared=../shared
+if [ ! -x "$BUILD/bench_index" ] || [ ! -f "$BUILD/embed.so" ]; then
+  echo "bench/index.sh: $BUILD/bench_index or $BUILD/embed.so is missing; run 'make bench-index'" >&2
+  exit 2
+fi
 vec0=$(bash test/fetch-vec0.sh) || vec0=-
 vec010=-
 if [ -x "$shared/peers/sqlite-vec-0.1.10-alpha.3/build.sh" ]; then
