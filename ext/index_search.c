@@ -48,7 +48,8 @@ SQLITE_EXTENSION_INIT3
 
 #define LARGEST_INT64   ((sqlite3_int64)0x7fffffffffffffffLL)
 #define SEARCH_BLOCK    512        /* rows per xHammingMany call */
-#define SIGN_FACTOR     4          /* exact candidates, sign vs 4-bit */
+#define SIGN_FACTOR     8          /* exact candidates, sign vs 4-bit */
+#define SIGN_PREFETCH   8          /* candidates ahead, stage 2 */
 /* Up to this many bytes of 4-bit codes, every row is estimated (no
 ** Hamming stage, and a new connection reads every code at its first
 ** query): on real text at 64 and 128 dims the sign bits need a sixth of
@@ -323,7 +324,6 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
     *pnScan = c->nRow;
     for(i=0; i<c->nChunk; i++){
       const IndexChunk *pC = c->apChunk[i];
-      const sqlite3_int64 *aRowid = embChunkRowids(pC);
       const uint8_t *aCode = embChunkCodes(pC);
       uint32_t s, j;
       for(s=0; s<pC->nUsed; s+=SEARCH_BLOCK){
@@ -333,15 +333,32 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
         rc = embProgressTick(&p->prog, (sqlite3_uint64)n*p->nStride/8);
         if( rc ) goto stage1_done;
         for(j=0; j<n; j++){
+          if( (j & 15)==0 && j+16<=n ){
+            /* Most rows are past T once it has settled: skip sixteen at
+            ** a time when every one is (bit 31 of T - d set for each, as
+            ** d and T are below 2^31; a loop the compiler vectorises). */
+            uint32_t t, all = 0xFFFFFFFFu;
+            for(t=0; t<16; t++) all &= T - aDist[j+t];
+            if( all & 0x80000000u ){ j += 15; continue; }
+          }
           if( aDist[j]>T ) continue;
           if( !embChunkValid(pC, s+j) ) continue;
-          STAGE1_ROW(aDist[j], aRowid[s+j], ((uint32_t)i<<INDEX_CHUNK_SHIFT)|(s+j));
+          /* The rowid is looked up for the rows kept, at the end: read
+          ** here, each push would be a cache miss of its own. */
+          STAGE1_ROW(aDist[j], 0, ((uint32_t)i<<INDEX_CHUNK_SHIFT)|(s+j));
         }
       }
     }
   }
 #undef STAGE1_ROW
   candPrune(pOut, (double)T);
+  if( !q->aRowid ){
+    for(i=0; i<pOut->n; i++){
+      uint32_t iPos = pOut->a[i].iPos;
+      pOut->a[i].iRowid = embChunkRowids(c->apChunk[iPos>>INDEX_CHUNK_SHIFT])
+                                        [iPos & (INDEX_CHUNK_MAX-1)];
+    }
+  }
 stage1_done:
   sqlite3_free(aHist);
   return rc;
@@ -416,6 +433,13 @@ static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
     const uint8_t *aCode = embChunkCodes(pC)
                          + p->nStride*(size_t)(iPos & (INDEX_CHUNK_MAX-1));
     double s = 0.0;
+    if( i+SIGN_PREFETCH<pCand->n ){
+      /* The candidates are scattered over the chunks: ask for a later
+      ** one's code now, so that its cache miss overlaps this work. */
+      uint32_t iNext = pCand->a[i+SIGN_PREFETCH].iPos;
+      __builtin_prefetch(embChunkCodes(p->pCache->apChunk[iNext>>INDEX_CHUNK_SHIFT])
+                         + p->nStride*(size_t)(iNext & (INDEX_CHUNK_MAX-1)));
+    }
     for(j=0; j<nByte; j++) s += aLut[256*j + aCode[j]];
     pCand->a[i].d = -(2.0*s - rSum);
   }

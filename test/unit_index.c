@@ -193,20 +193,26 @@ static void checkSearches(int iLine, sqlite3 *db, const char *zTab){
 }
 #define CHECK_SEARCHES(db, zTab) checkSearches(__LINE__, db, zTab)
 
-/* Chunks embed_metrics() says this process has read for main.zTab. */
-static long long chunkReads(sqlite3 *db, const char *zTab){
+/* The value of embed_metrics()'s family zFamily for main.zTab. */
+static long long indexMetric(sqlite3 *db, const char *zFamily,
+                             const char *zTab){
   sqlite3_stmt *pStmt;
   long long n = -1;
   char *zSql = sqlite3_mprintf(
-      "SELECT CAST(substr(t, instr(t, 'embed_index_chunk_reads_total{index="
-      "\"main.%s\"} ') + length('embed_index_chunk_reads_total{index="
+      "SELECT CAST(substr(t, instr(t, '%s{index="
+      "\"main.%s\"} ') + length('%s{index="
       "\"main.%s\"} ')) AS INTEGER) FROM (SELECT embed_metrics() AS t)",
-      zTab, zTab);
+      zFamily, zTab, zFamily, zTab);
   sqlite3_prepare_v2(db, zSql, -1, &pStmt, 0);
   sqlite3_free(zSql);
   if( sqlite3_step(pStmt)==SQLITE_ROW ) n = sqlite3_column_int64(pStmt, 0);
   sqlite3_finalize(pStmt);
   return n;
+}
+
+/* Chunks embed_metrics() says this process has read for main.zTab. */
+static long long chunkReads(sqlite3 *db, const char *zTab){
+  return indexMetric(db, "embed_index_chunk_reads_total", zTab);
 }
 
 static void checkNum(int iLine, const char *zWhat, long long got,
@@ -329,6 +335,116 @@ static void testChunks(const char *zDb, const char *zExt, const char *zModel){
   sqlite3_close(b);
 }
 
+/* A random vector of nDims floats in [-1, 1] into v. */
+static void randVec(float *v, int nDims){
+  int i;
+  for(i=0; i<nDims; i++) v[i] = (float)((int)(rng()%2001) - 1000)/1000.0f;
+}
+
+/*
+** An index too large to search by its 4-bit codes (LARGE_ROWS rows of 256
+** dims: 17 MB of them, past index_search.c's 16 MB), so that a search runs
+** the whole cascade -- Hamming scan, sign estimate, exact.  Ten query
+** vectors each have twelve rows planted near them (noise growing with j);
+** the top 10 of each must equal SQL's brute force over every row, and a
+** new connection's first query must read the sign bits but not the 4-bit
+** codes (read bytes below rows x dims/2).
+*/
+#define LARGE_ROWS 136000
+#define LARGE_DIMS 256
+static void testLarge(const char *zDir, const char *zExt, const char *zModel){
+  char *zDb = sqlite3_mprintf("%s/unit_index_large.db", zDir);
+  char *zWal = sqlite3_mprintf("%s-wal", zDb);
+  char *zShm = sqlite3_mprintf("%s-shm", zDb);
+  float v[LARGE_DIMS], aQ[10][LARGE_DIMS];
+  sqlite3 *a, *b;
+  sqlite3_stmt *pIns = 0, *pIdx = 0, *pBrute = 0;
+  long long nBefore, nRead;
+  int i, j, q, nBad = 0;
+  remove(zDb); remove(zWal); remove(zShm);
+  a = openConn(zDb, zExt, zModel);
+  CHECK(a, "PRAGMA journal_mode=WAL", "wal");
+  EXEC(a, "CREATE VIRTUAL TABLE big USING embed_index(dims=256); BEGIN");
+  sqlite3_prepare_v2(a, "INSERT INTO big(rowid, vector) VALUES (?1, ?2)", -1,
+                     &pIns, 0);
+  for(i=1; i<=LARGE_ROWS; i++){
+    randVec(v, LARGE_DIMS);
+    sqlite3_bind_int64(pIns, 1, i);
+    sqlite3_bind_blob(pIns, 2, v, sizeof(v), SQLITE_STATIC);
+    if( sqlite3_step(pIns)!=SQLITE_DONE && nBad++==0 ){
+      printf("FAIL test/unit_index.c:%d: %s\n", __LINE__, sqlite3_errmsg(a));
+    }
+    sqlite3_reset(pIns);
+  }
+  for(q=0; q<10; q++){
+    randVec(aQ[q], LARGE_DIMS);
+    for(j=0; j<12; j++){
+      for(i=0; i<LARGE_DIMS; i++){
+        v[i] = aQ[q][i] + 0.03f*(float)(j+1)
+                          *(float)((int)(rng()%2001) - 1000)/1000.0f;
+      }
+      sqlite3_bind_int64(pIns, 1, 1000000000 + q*100 + j);
+      sqlite3_bind_blob(pIns, 2, v, sizeof(v), SQLITE_STATIC);
+      if( sqlite3_step(pIns)!=SQLITE_DONE && nBad++==0 ){
+        printf("FAIL test/unit_index.c:%d: %s\n", __LINE__, sqlite3_errmsg(a));
+      }
+      sqlite3_reset(pIns);
+    }
+  }
+  sqlite3_finalize(pIns);
+  EXEC(a, "COMMIT");
+  CHECK_NUM("large index insert errors", nBad, 0);
+
+  /* A new connection: its first query reads the sign bits alone */
+  b = openConn(zDb, zExt, zModel);
+  nBefore = indexMetric(b, "embed_index_read_bytes_total", "big");
+  if( nBefore<0 ) nBefore = 0;
+  sqlite3_prepare_v2(b, "SELECT group_concat(rowid) FROM big WHERE big "
+                     "MATCH ?1 AND k = 10", -1, &pIdx, 0);
+  sqlite3_prepare_v2(b, "SELECT group_concat(id) FROM (SELECT rowid AS id "
+                     "FROM big ORDER BY 1 - cosine(vector, ?1), rowid "
+                     "LIMIT 10)", -1, &pBrute, 0);
+  nBad = 0;
+  for(q=0; q<10; q++){
+    char zA[256] = "", zB[256] = "";
+    sqlite3_bind_blob(pIdx, 1, aQ[q], sizeof(aQ[q]), SQLITE_STATIC);
+    sqlite3_bind_blob(pBrute, 1, aQ[q], sizeof(aQ[q]), SQLITE_STATIC);
+    if( sqlite3_step(pIdx)==SQLITE_ROW ){
+      snprintf(zA, sizeof(zA), "%s", sqlite3_column_text(pIdx, 0));
+    }else{
+      snprintf(zA, sizeof(zA), "error: %s", sqlite3_errmsg(b));
+    }
+    if( q==0 ){
+      nRead = indexMetric(b, "embed_index_read_bytes_total", "big") - nBefore;
+      if( nRead>=(long long)LARGE_ROWS*(LARGE_DIMS/8)
+       && nRead<(long long)LARGE_ROWS*(LARGE_DIMS/2) ){
+        nPass++;
+      }else{
+        nFail++;
+        printf("FAIL test/unit_index.c:%d: first query of a large index "
+               "read %lld bytes (sign bits: %lld)\n", __LINE__, nRead,
+               (long long)LARGE_ROWS*(LARGE_DIMS/8));
+      }
+    }
+    if( sqlite3_step(pBrute)==SQLITE_ROW ){
+      snprintf(zB, sizeof(zB), "%s", sqlite3_column_text(pBrute, 0));
+    }
+    sqlite3_reset(pIdx);
+    sqlite3_reset(pBrute);
+    if( strcmp(zA, zB) && nBad++==0 ){
+      printf("FAIL test/unit_index.c:%d: large search: %s\n  brute force: %s\n",
+             __LINE__, zA, zB);
+    }
+  }
+  CHECK_NUM("large index searches unlike brute force", nBad, 0);
+  sqlite3_finalize(pIdx);
+  sqlite3_finalize(pBrute);
+  sqlite3_close(b);
+  sqlite3_close(a);
+  remove(zDb); remove(zWal); remove(zShm);
+  sqlite3_free(zDb); sqlite3_free(zWal); sqlite3_free(zShm);
+}
+
 int main(void){
   const char *zExt = getenv("EMBED_EXT");
   const char *zDir = getenv("EMBED_TEST_DIR");
@@ -400,6 +516,7 @@ int main(void){
   sqlite3_close(a);
   sqlite3_close(b);
   testChunks(zDb, zExt, zModel);
+  testLarge(zDir, zExt, zModel);
   remove(zDb);
   remove(zWal);
   remove(zShm);
