@@ -12,6 +12,12 @@ set -u
 BUILD=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root" || exit 2
+for b in bench bench_index bench_tokenize nometrics/embed.so; do
+  if [ ! -e "$BUILD/$b" ]; then
+    echo "bench/run.sh: $BUILD/$b is missing; run 'make bench'" >&2
+    exit 2
+  fi
+done
 out=bench/REPORT.md
 raw=build/bench.raw
 : > "$raw"
