@@ -52,7 +52,10 @@ export FAKE_APT_LOG=$tmp/apt.log
 # setup ARGS...: run tools/setup.sh with only the fakes on PATH; sets out, rc
 setup() {
   : >"$FAKE_APT_LOG"
-  out=$(env PATH="$fake" "$BASH_BIN" "$root/tools/setup.sh" "$@" 2>&1); rc=$?
+  # NO_SETUP=1 make test (the caller's own choice) must not reach the
+  # cases: only the one that sets it says NO_SETUP=1.
+  out=$(env -u NO_SETUP PATH="$fake" ${CASE_NO_SETUP:+NO_SETUP=$CASE_NO_SETUP} \
+        "$BASH_BIN" "$root/tools/setup.sh" "$@" 2>&1); rc=$?
 }
 same() {   # WHAT GOT WANT
   if [ "$2" = "$3" ]; then ok; else bad "$1: got '$2', want '$3'"; fi
@@ -111,7 +114,7 @@ same "npm on PATH: nothing missing" "$rc/$out" "0/"
 rm -f "$fake/npm"
 
 # NO_SETUP=1, a machine without dpkg, a bad argument.
-FAKE_INSTALLED="" FAKE_UID=1000 NO_SETUP=1 setup test
+FAKE_INSTALLED="" FAKE_UID=1000 CASE_NO_SETUP=1 setup test
 same "NO_SETUP=1" "$rc/$out" "0/"
 mv "$fake/dpkg-query" "$tmp/dpkg-query"
 FAKE_INSTALLED="" FAKE_UID=0 setup test
