@@ -11,8 +11,11 @@ void embTokensInit(EmbTokens *p){
 }
 
 void embTokensFree(EmbTokens *p){
+  int i;
   embFree(p->aId);
   embFree(p->pScratch);
+  for(i=0; i<EMB_TOK_NAUX; i++) embFree(p->apAux[i]);
+  embNormBufFree(&p->norm);
   memset(p, 0, sizeof(*p));
 }
 
@@ -39,6 +42,18 @@ int embTokensScratch(EmbTokens *p, size_t n){
   return 0;
 }
 
+void *embTokensAux(EmbTokens *p, int i, size_t n){
+  void *pNew;
+  if( n<=p->anAux[i] ) return p->apAux[i];
+  if( n<1024 ) n = 1024;
+  if( n<p->anAux[i]*2 && p->anAux[i]<((size_t)1<<60) ) n = p->anAux[i]*2;
+  pNew = embRealloc(p->apAux[i], n);
+  if( pNew==0 ) return 0;
+  p->apAux[i] = pNew;
+  p->anAux[i] = n;
+  return pNew;
+}
+
 int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p){
   switch( pModel->eTokenizer ){
     case EMB_TOK_WORD:
@@ -49,6 +64,8 @@ int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p){
       return embTokenizeByteLevel(pModel, z, n, p);
     case EMB_TOK_WORDPIECE:
       return embTokenizeWordPiece(pModel, z, n, p);
+    case EMB_TOK_UNIGRAM:
+      return embTokenizeUnigram(pModel, z, n, p);
     default:
       return -1;   /* the loader refuses other kinds */
   }
