@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenizer/normalize.h"
+
 /* Tensor element types */
 #define EMB_DT_F32  1
 #define EMB_DT_F16  2
@@ -141,6 +143,8 @@ struct EmbModel {
   EmbAdded added;              /* added tokens (BPE kinds, WordPiece) */
   EmbBpe bpe;                  /* the BPE kinds' tables */
   EmbWordPiece wp;             /* the WordPiece kind's settings */
+  EmbNorm norm;                /* the normalizer program (normalize.h),
+                               ** all zero for none */
 
   /* Counters, updated with atomic adds by any thread */
   int64_t nCall;               /* embed() calls */
