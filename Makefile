@@ -39,19 +39,20 @@ EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
             ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c \
-            ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c
+            ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c \
+            ext/tokenizer/normalize.c ext/unicode_norm.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
 UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_pool \
             $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama \
-            $(BUILD)/unit_split $(BUILD)/unit_interrupt
+            $(BUILD)/unit_split $(BUILD)/unit_interrupt $(BUILD)/unit_norm
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
                ext/convert/writer.c ext/convert/wordllama.c ext/convert/json.c \
-               ext/convert/model2vec.c ext/model.c ext/pool.c \
-               ext/safetensors.c ext/unicode.c
+               ext/convert/model2vec.c ext/convert/normalizer.c ext/model.c \
+               ext/pool.c ext/safetensors.c ext/unicode.c
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
 # Models the tests make from the project's own fixtures, and broken copies;
@@ -172,6 +173,7 @@ $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 
 # The tokenizers and pooling against ../shared/golden (skips without it).
 GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
+              ext/unicode_norm.c \
               ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(GOLDEN_SRC) -o $@ $(LDLIBS) -lcjson
@@ -182,11 +184,20 @@ BERT_SRC := test/bert/bert_hf_check.c ext/tokenizer/bert.c ext/unicode.c \
 $(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BERT_SRC) -o $@ $(LDLIBS) -lcjson
 
+# The normalizer programs: compiled from tokenizer.json, checked and run,
+# against Hugging Face's outputs (test/norm/norm_hf_small.jsonl; all of
+# them with test/norm/run.sh).
+NORM_SRC := test/unit_norm.c ext/convert/normalizer.c ext/convert/writer.c \
+            ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
+            ext/model.c ext/safetensors.c
+$(BUILD)/unit_norm: $(NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
           ext/convert/json.c \
-          ext/model.c ext/safetensors.c ext/unicode.c ext/tokenizer.c \
-          $(wildcard ext/tokenizer/*.c)
+          ext/model.c ext/safetensors.c ext/unicode.c ext/unicode_norm.c \
+          ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(WL_SRC) -o $@ $(LDLIBS) -lcjson
 
@@ -336,6 +347,7 @@ $(BUILD)/soak: test/soak.c | $(BUILD)
 
 # Our BPE tokenizers against Hugging Face's tokenizers (needs ../shared, npm).
 BENCH_TOK_SRC := bench/tokenize.c ext/model.c ext/safetensors.c ext/unicode.c \
+                 ext/unicode_norm.c \
                  ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/bench_tokenize: $(BENCH_TOK_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_TOK_SRC) -o $@ $(LDLIBS)
@@ -372,6 +384,7 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
+              ext/unicode_norm.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
 FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
               fuzz_wordpiece fuzz_sql fuzz_shadow)

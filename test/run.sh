@@ -88,6 +88,8 @@ fi
 if [ "$BUILD" = build ]; then
   echo "== $BUILD: the BERT normalizer against Hugging Face's tokenizers"
   run bash test/bert/run.sh "$BUILD"
+  echo "== $BUILD: the normalizers against Hugging Face's tokenizers"
+  run bash test/norm/run.sh "$BUILD"
 fi
 echo "== $BUILD: embed-convert"
 run bash test/convert_cli.sh "$BUILD"

@@ -1,0 +1,130 @@
+// norm_hf.mjs: reference cases for the normalizer programs (ext/tokenizer/
+// normalize.c, ext/convert/normalizer.c) from Hugging Face's own,
+// tokenizers@0.23.2: each normalizer of the list below is put into a
+// tokenizer.json, loaded with Tokenizer.fromString(), and its
+// normalizeString() run over the inputs.
+//
+//   node test/norm/norm_hf.mjs NODE_MODULES [--small] | build/norm_hf_check
+//
+// Prints, for each normalizer k, a line {"cfg": k, "normalizer": {...}},
+// then its cases {"cfg": k, "hex": input, "out": output} (UTF-8 in hex).
+// The inputs: every code point (but the surrogates) of the 17.0 range, 256
+// to a line, each between an "x" and a space (unless --small); 4,000 (with
+// --small 150) seeded random strings of letters, marks, white space,
+// punctuation and CJK; and the texts of ../shared/golden for the
+// normalizers of ../shared/tokenizers (when it is there).
+import { createRequire } from 'node:module';
+import { readFileSync, existsSync, readdirSync, writeSync } from 'node:fs';
+const require = createRequire(process.argv[2] + '/');
+const T = require('tokenizers');
+const small = process.argv.includes('--small');
+const here = new URL('.', import.meta.url).pathname;
+const shared = here + '../../../shared';
+
+const cfgs = [
+  { type: 'Lowercase' },
+  { type: 'StripAccents' },
+  { type: 'Strip', strip_left: true, strip_right: true },
+  { type: 'Strip', strip_left: true, strip_right: false },
+  { type: 'Strip', strip_left: false, strip_right: true },
+  { type: 'Prepend', prepend: '\u2581' },
+  { type: 'Replace', pattern: { String: 'ab' }, content: 'X' },
+  { type: 'Replace', pattern: { String: 'aa' }, content: 'a' },
+  { type: 'Replace', pattern: { String: '\u0301' }, content: '' },
+  { type: 'Sequence', normalizers: [
+    { type: 'Replace', pattern: { String: 'a' }, content: 'b' },
+    { type: 'Replace', pattern: { String: 'b' }, content: 'cc' },
+    { type: 'Replace', pattern: { String: 'c' }, content: '' },
+    { type: 'Replace', pattern: { String: 'e' }, content: 'ea' },
+    { type: 'Replace', pattern: { String: 'a' }, content: '\u00e9' },
+    { type: 'Replace', pattern: { String: 'aa' }, content: 'a' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '  ' } ] },
+  { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
+  { type: 'Replace', pattern: { Regex: ' {2,}' }, content: '\u2581' },
+  { type: 'Replace', pattern: { Regex: 'a+' }, content: '-' },
+  { type: 'Replace', pattern: { Regex: '\\.' }, content: '!' },
+  { type: 'Replace', pattern: { Regex: '\\s{3,}' }, content: '_' },
+  { type: 'Replace', pattern: { Regex: 'ab' }, content: 'ba' },
+  { type: 'Sequence', normalizers: [
+    { type: 'Lowercase' }, { type: 'Prepend', prepend: '_' },
+    { type: 'Sequence', normalizers: [ { type: 'StripAccents' },
+      { type: 'Strip', strip_left: false, strip_right: true } ] } ] },
+];
+for (let m = 0; m < 16; m++) {
+  cfgs.push({ type: 'BertNormalizer', clean_text: !!(m & 1),
+              handle_chinese_chars: !!(m & 2), strip_accents: !!(m & 4),
+              lowercase: !!(m & 8) });
+}
+cfgs.push({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: false,
+            strip_accents: null, lowercase: true });
+cfgs.push({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true,
+            strip_accents: null, lowercase: false });
+const perChar = cfgs.length;     // the normalizers above get every code point
+
+// The normalizers of the project's shared tokenizers (those this code
+// implements), over the golden texts
+const texts = [];
+const named = [];
+if (existsSync(shared + '/tokenizers')) {
+  for (const f of readdirSync(shared + '/tokenizers').sort()) {
+    const j = JSON.parse(readFileSync(shared + '/tokenizers/' + f, 'utf8'));
+    if (!j.normalizer || JSON.stringify(j.normalizer).includes('Precompiled')) continue;
+    named.push(j.normalizer);
+  }
+  for (const f of readdirSync(shared + '/golden').sort()) {
+    if (!/_public(_random|_real)?\.jsonl$/.test(f)) continue;
+    for (const l of readFileSync(shared + '/golden/' + f, 'utf8').split('\n')) {
+      if (l.length) texts.push(JSON.parse(l).text);
+    }
+  }
+}
+
+const pool = ['a', 'b', 'c', 'e', 'aa', 'ab', 'A', 'B', 'I', 'S', 'Z', 'ß', 'İ', 'ı',
+  'Σ', 'σ', 'ǅ', 'é', 'e\u0301', '\u0301', '\u0300', '\u0323', '\u0345', '\u034F',
+  '\u0307', '\u05B0', '\u0E48', '\u0F71', '\u0F73', '\u1DCE', '\u302A', '\u08D4',
+  '\u1CF2', '\u0898', '\u20DD', '\u0903', '\u1E69', '\u1F82', '\u01D5', '\u212B',
+  '\uAC00', '\u4E2D', '\uF900', '\u3042', '\u{1F600}', '\u{1F3FD}', '\u200D',
+  ' ', '  ', '\t', '\n', '\r', '\u000B', '\u000C', '\u001C', '\u0085', '\u00A0',
+  '\u1680', '\u180E', '\u2000', '\u2009', '\u200B', '\u2028', '\u202F', '\u3000',
+  '\uFEFF', '\u00AD', '\uFFFD', '\u0000', '\u0001', '\u007F', '.', ',', '!', '?',
+  '"', "'", '#', '$', '%', '&', '(', ')', '*', '+', '-', '/', ':', ';', '<', '=',
+  '>', '@', '[', '\\', ']', '^', '_', '`', '{', '|', '}', '~', '¿', '\u2581',
+  '\uE000', 'ｈ', 'Ⅻ', '①', 'ﬁ', 'Hello', 'WORLD'];
+let seed = 4242;
+const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed; };
+const randoms = [''];
+for (let k = 0; k < (small ? 120 : 4000); k++) {
+  const n = 1 + rnd() % 14;
+  let s = '';
+  for (let j = 0; j < n; j++) s += pool[rnd() % pool.length];
+  randoms.push(s);
+}
+const chunks = [];
+if (!small) {
+  for (let lo = 0; lo <= 0x10FFFF; lo += 256) {
+    let s = '';
+    for (let c = lo; c < lo + 256; c++) {
+      if (c >= 0xD800 && c <= 0xDFFF) continue;
+      s += 'x' + String.fromCodePoint(c) + ' ';
+    }
+    chunks.push(s);
+  }
+}
+
+const out = [];
+const flush = () => { writeSync(1, out.join('\n') + '\n'); out.length = 0; };
+const hex = s => Buffer.from(s, 'utf8').toString('hex');
+const all = cfgs.concat(named);
+all.forEach((n, k) => {
+  const tj = { version: '1.0', truncation: null, padding: null, added_tokens: [],
+    normalizer: n, pre_tokenizer: null, post_processor: null, decoder: null,
+    model: { type: 'WordLevel', vocab: { '[UNK]': 0 }, unk_token: '[UNK]' } };
+  const norm = T.Tokenizer.fromString(JSON.stringify(tj)).getNormalizer();
+  out.push(JSON.stringify({ cfg: k, normalizer: n }));
+  const inputs = k < perChar ? randoms.concat(chunks) : randoms.concat(small ? texts.slice(0, 150) : texts);
+  for (const s of inputs) {
+    out.push(JSON.stringify({ cfg: k, hex: hex(s), out: hex(norm.normalizeString(s)) }));
+    if (out.length >= 4096) flush();
+  }
+});
+flush();
