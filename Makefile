@@ -40,7 +40,8 @@ EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
             ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c \
             ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c \
-            ext/tokenizer/normalize.c ext/unicode_norm.c
+            ext/tokenizer/normalize.c ext/unicode_norm.c \
+            ext/tokenizer/pretok.c ext/tokenizer/unigram.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
@@ -49,10 +50,15 @@ UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama \
             $(BUILD)/unit_split $(BUILD)/unit_interrupt $(BUILD)/unit_norm
 
+# What ext/model.c needs beyond itself and ext/safetensors.c: the loader
+# checks the normalizer and pre-tokenizer programs (ext/unicode.c too).
+MODEL_DEPS  := ext/tokenizer/normalize.c ext/tokenizer/pretok.c ext/unicode_norm.c
+
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
                ext/convert/writer.c ext/convert/wordllama.c ext/convert/json.c \
-               ext/convert/model2vec.c ext/convert/normalizer.c ext/model.c \
-               ext/pool.c ext/safetensors.c ext/unicode.c
+               ext/convert/model2vec.c ext/convert/normalizer.c \
+               ext/convert/pretok.c ext/convert/unigram.c ext/model.c \
+               ext/pool.c ext/safetensors.c ext/unicode.c $(MODEL_DEPS)
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
 # Models the tests make from the project's own fixtures, and broken copies;
@@ -74,7 +80,7 @@ M2V_RS := float32 float16 int8 sentence-transformers
 SHARED_DIR := $(wildcard ../shared)
 ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
-               $(BUILD)/test/m2v_bert_bf16.emb \
+               $(BUILD)/test/m2v_bert_bf16.emb $(BUILD)/test/m2v_vocabq.emb \
                $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
@@ -149,6 +155,14 @@ $(BUILD)/test/m2v_bert_bf16.emb: $(M2V_BERT)/model.safetensors \
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert model2vec $(M2V_BERT) -o $@ 2>/dev/null
 
+# model2vec-rs's vocabulary-quantized model: a Unigram tokenizer, F32 rows
+# shared through mapping, F64 weights
+M2V_VQ := ../shared/models/model2vec-rs/test-model-vocab-quantized
+$(BUILD)/test/m2v_vocabq.emb: $(M2V_VQ)/model.safetensors $(M2V_VQ)/tokenizer.json \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_VQ) -o $@ 2>/dev/null
+
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
@@ -156,9 +170,9 @@ $(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD
 	$(CC) $(CFLAGS) test/unit_kernels.c ext/kernels.c -o $@ $(LDLIBS)
 
 $(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c ext/pool.c \
-    $(EXT_HDR) | $(BUILD)
+    $(MODEL_DEPS) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_model.c ext/model.c \
-	  ext/safetensors.c ext/pool.c -o $@ $(LDLIBS)
+	  ext/safetensors.c ext/pool.c ext/unicode.c $(MODEL_DEPS) -o $@ $(LDLIBS)
 
 $(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
@@ -169,7 +183,7 @@ $(BUILD)/unit_split: test/unit_split.c ext/segment.c ext/segment.h ext/alloc.h |
 
 $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \
-	  ext/model.c ext/safetensors.c -o $@ $(LDLIBS)
+	  ext/model.c ext/safetensors.c $(MODEL_DEPS) -o $@ $(LDLIBS)
 
 # The tokenizers and pooling against ../shared/golden (skips without it).
 GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
@@ -180,7 +194,7 @@ $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 
 # The BERT normalizer against Hugging Face's (test/bert/run.sh feeds it).
 BERT_SRC := test/bert/bert_hf_check.c ext/tokenizer/bert.c ext/unicode.c \
-            ext/model.c ext/safetensors.c
+            ext/model.c ext/safetensors.c $(MODEL_DEPS)
 $(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BERT_SRC) -o $@ $(LDLIBS) -lcjson
 
@@ -189,7 +203,7 @@ $(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
 # them with test/norm/run.sh).
 NORM_SRC := test/unit_norm.c ext/convert/normalizer.c ext/convert/writer.c \
             ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
-            ext/model.c ext/safetensors.c
+            ext/tokenizer/pretok.c ext/model.c ext/safetensors.c
 $(BUILD)/unit_norm: $(NORM_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(NORM_SRC) -o $@ $(LDLIBS) -lcjson
 
@@ -259,7 +273,8 @@ $(BUILD)/iofault: test/iofault.c test/faultlib.c test/faultlib.h | $(BUILD)
 
 FAULT_CONVERT_SRC := test/fault_convert.c ext/convert/glove.c \
                      ext/convert/wordllama.c ext/convert/writer.c \
-                     ext/convert/json.c ext/model.c ext/safetensors.c ext/unicode.c
+                     ext/convert/json.c ext/model.c ext/safetensors.c ext/unicode.c \
+                     $(MODEL_DEPS)
 $(BUILD)/fault_convert: $(FAULT_CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_CONVERT_SRC) \
 	  -o $@ -lm -lcjson

@@ -42,18 +42,6 @@ int embTokensScratch(EmbTokens *p, size_t n){
   return 0;
 }
 
-void *embTokensAux(EmbTokens *p, int i, size_t n){
-  void *pNew;
-  if( n<=p->anAux[i] ) return p->apAux[i];
-  if( n<1024 ) n = 1024;
-  if( n<p->anAux[i]*2 && p->anAux[i]<((size_t)1<<60) ) n = p->anAux[i]*2;
-  pNew = embRealloc(p->apAux[i], n);
-  if( pNew==0 ) return 0;
-  p->apAux[i] = pNew;
-  p->anAux[i] = n;
-  return pNew;
-}
-
 int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p){
   switch( pModel->eTokenizer ){
     case EMB_TOK_WORD:

@@ -14,6 +14,7 @@
 #define EMB_TOKENIZER_H
 
 #include "model.h"
+#include "alloc.h"
 #include "tokenizer/normalize.h"
 
 #include <stddef.h>
@@ -53,8 +54,20 @@ static inline int embTokensPush(EmbTokens *p, int id){
 int embTokensScratch(EmbTokens *p, size_t n);
 
 /* Aux buffer i (EMB_TOK_AUX_*) of at least n bytes, its old contents kept
-** (it grows with embRealloc()); NULL when out of memory.  Freed with p. */
-void *embTokensAux(EmbTokens *p, int i, size_t n);
+** (it grows with embRealloc(), at least doubling); NULL when out of
+** memory.  Freed with p.  (Inline, so that the pre-tokenizer needs no
+** tokenizer.c.) */
+static inline void *embTokensAux(EmbTokens *p, int i, size_t n){
+  void *pNew;
+  if( n<=p->anAux[i] ) return p->apAux[i];
+  if( n<1024 ) n = 1024;
+  if( n<p->anAux[i]*2 && p->anAux[i]<((size_t)1<<60) ) n = p->anAux[i]*2;
+  pNew = embRealloc(p->apAux[i], n);
+  if( pNew==0 ) return 0;
+  p->apAux[i] = pNew;
+  p->anAux[i] = n;
+  return pNew;
+}
 
 /*
 ** Tokenize the valid UTF-8 text z[0..n) with pModel's tokenizer, appending
