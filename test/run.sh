@@ -90,6 +90,8 @@ if [ "$BUILD" = build ]; then
   run bash test/bert/run.sh "$BUILD"
   echo "== $BUILD: the normalizers against Hugging Face's tokenizers"
   run bash test/norm/run.sh "$BUILD"
+  echo "== $BUILD: Unigram pre-tokenizers against Hugging Face's tokenizers"
+  run bash test/unigram/run.sh "$BUILD"
 fi
 echo "== $BUILD: embed-convert"
 run bash test/convert_cli.sh "$BUILD"

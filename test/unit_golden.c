@@ -5,6 +5,9 @@
 **
 **     build/unit_golden [TEST_DIR [GOLDEN_DIR]]
 **     build/unit_golden -v ...        also list every mismatch
+**     build/unit_golden --check MODEL.emb GOLDEN.jsonl
+**                                     one token file against one model
+**                                     (test/unigram/run.sh's variants)
 **
 ** The models, in TEST_DIR (default $EMBED_TEST_DIR; the Makefile makes
 ** them from ../shared; this program converts nothing itself):
@@ -506,6 +509,31 @@ int main(int argc, char **argv){
   int i, nArg = 0;
 
   memset(apModel, 0, sizeof(apModel));
+  if( argc==4 && strcmp(argv[1], "--check")==0 ){
+    /* one golden file (any path) against one model */
+    GoldenFile g;
+    EmbModel *p = 0;
+    char *zErr = 0;
+    const char *zSlash = strrchr(argv[3], '/');
+    char *zGoldDir = strdup(argv[3]);
+    memset(&g, 0, sizeof(g));
+    g.zName = zSlash ? zSlash+1 : argv[3];
+    if( zSlash ) zGoldDir[zSlash-argv[3]] = 0; else strcpy(zGoldDir, ".");
+    if( embModelAcquire(argv[2], &p, &zErr) ){
+      printf("unit_golden: %s\n", zErr ? zErr : "out of memory");
+      embFree(zErr);
+      free(zGoldDir);
+      printf("0 passed, 1 failed\n");
+      return 1;
+    }
+    embTokensInit(&tok);
+    runFile(zGoldDir, &g, p, &tok);
+    embTokensFree(&tok);
+    embModelRelease(p);
+    free(zGoldDir);
+    printf("%d passed, %d failed\n", nPass, nFail);
+    return nFail>0;
+  }
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-v")==0 ){
       bVerbose = 1;
