@@ -402,7 +402,7 @@ MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/unicode_norm.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
 FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
-              fuzz_wordpiece fuzz_sql fuzz_shadow)
+              fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -413,6 +413,10 @@ build/fuzz/fuzz_tokenize: test/fuzz/fuzz_tokenize.c $(MODEL_SRC) $(EXT_HDR)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
 build/fuzz/fuzz_wordpiece: test/fuzz/fuzz_wordpiece.c $(MODEL_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
+
+build/fuzz/fuzz_unigram: test/fuzz/fuzz_unigram.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
@@ -436,7 +440,7 @@ valgrind:
 	@bash test/valgrind.sh build
 
 fuzz-build: $(FUZZERS) build/test/mini.emb build/test/potion.emb \
-            build/test/m2v_tiny.emb
+            build/test/m2v_tiny.emb $(if $(SHARED_DIR),build/test/m2v_vocabq.emb)
 
 fuzz: fuzz-build
 	@bash test/fuzz/run.sh $(FUZZ_SECONDS)
