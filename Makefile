@@ -48,7 +48,8 @@ EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_pool \
             $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama \
-            $(BUILD)/unit_split $(BUILD)/unit_interrupt $(BUILD)/unit_norm
+            $(BUILD)/unit_split $(BUILD)/unit_interrupt $(BUILD)/unit_norm \
+            $(BUILD)/unit_unigram
 
 # What ext/model.c needs beyond itself and ext/safetensors.c: the loader
 # checks the normalizer and pre-tokenizer programs (ext/unicode.c too).
@@ -191,6 +192,13 @@ GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
               ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(GOLDEN_SRC) -o $@ $(LDLIBS) -lcjson
+
+# The Unigram tokenizer on corrupted tables and hostile text (needs
+# m2v_vocabq.emb from ../shared; skips without it).
+UNIGRAM_SRC := test/unit_unigram.c ext/model.c ext/safetensors.c ext/unicode.c \
+               ext/unicode_norm.c ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+$(BUILD)/unit_unigram: $(UNIGRAM_SRC) $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(UNIGRAM_SRC) -o $@ $(LDLIBS)
 
 # The BERT normalizer against Hugging Face's (test/bert/run.sh feeds it).
 BERT_SRC := test/bert/bert_hf_check.c ext/tokenizer/bert.c ext/unicode.c \
