@@ -6,9 +6,8 @@
 **
 ** Starts from TEST_DIR/m2v_vocabq.emb (model2vec-rs's vocabulary-quantized
 ** model, made by the Makefile from ../shared; skipped without it) and, in
-** a copy in memory, corrupts one table at a time: the trie (garbage, child
-** runs past its end, ids past the vocabulary, a chain deeper than the
-** longest piece), the scores (NaN, infinities), the byte table, the
+** a copy in memory, corrupts one table at a time: the trie (garbage, bases
+** that reach past its end, ids past the vocabulary), the scores (NaN, infinities), the byte table, the
 ** pre-tokenizer program (each malformed kind must be refused at open, by
 ** name).  Whatever opens must tokenize every test text into ids inside the
 ** vocabulary.  Then long and degenerate texts through the real model:
@@ -78,7 +77,7 @@ static void editRandom(uint8_t *a, size_t n, void *pArg){
   size_t i;
   for(i=0; i<n; i++){ s ^= s<<13; s ^= s>>17; s ^= s<<5; a[i] = (uint8_t)s; }
 }
-/* every node's first child at the end, with many children */
+/* every slot's base just before the end, its check pointing elsewhere */
 static void editRuns(uint8_t *a, size_t n, void *pArg){
   size_t i;
   uint32_t nNode = (uint32_t)(n/12);
@@ -151,7 +150,7 @@ static void testHostileFiles(const uint8_t *a, size_t n, const EmbModel *p){
   }
   zErr = 0;
   CHECK(openEdited(a, n, p, EMB_T_UNI_TRIE, editRuns, 0, &q, &zErr, &aCopy)==0
-        && tokensOk(q), "child runs past the end");
+        && tokensOk(q), "bases past the end");
   if( q ) embModelFree(q);
   embFree(zErr);
   free(aCopy);

@@ -4,11 +4,13 @@
 **
 ** HOW IT WORKS
 ** The trie of the pieces' bytes is built with linked lists of children,
-** each kept sorted by byte, then laid out breadth first so that the
-** children of every node are consecutive and in byte order: the run-time
-** (ext/tokenizer/unigram.c) finds a child by binary search over them, and
-** walks the trie from each character to find every piece that starts
-** there.  A node holds the id + 1 of the piece that ends there (0: none).
+** each kept sorted by byte, then laid out breadth first as a double array:
+** slot s holds (base, check, value), and the child of s by byte c is the
+** slot t = base + c, when check[t] == s -- one read a byte for the
+** run-time (ext/tokenizer/unigram.c), which walks the trie from each
+** character to find every piece that starts there.  Each node's base is
+** the lowest that puts all its children on free slots.  value is the id +
+** 1 of the piece that ends there (0: none).
 ** Scores are kept as doubles, as Hugging Face keeps them, so the sums the
 ** run-time makes are the same bit for bit; the last entry is the unknown
 ** character's score, the lowest score less 10 (Hugging Face's
@@ -40,26 +42,107 @@ void embUnigramTablesFree(EmbUniTables *p){
   memset(p, 0, sizeof(*p));
 }
 
-/* The id of piece z[0..n) in the finished trie, or -1 */
+/* The id of piece z[0..n) in the finished double array, or -1 */
 static int64_t trieFind(const EmbUniTables *p, const char *z, size_t n){
-  uint32_t iNode = 0;
+  uint32_t s = 0;
   size_t i;
   for(i=0; i<n; i++){
-    uint32_t first = p->aTrie[3*iNode], nChild = p->aTrie[3*iNode+1] >> 8, k;
-    for(k=0; k<nChild; k++){
-      if( (p->aTrie[3*(first+k)+1] & 0xFF)==(uint8_t)z[i] ) break;
-    }
-    if( k==nChild ) return -1;
-    iNode = first + k;
+    uint32_t b = p->aTrie[3*(uint64_t)s];
+    uint64_t t = (uint64_t)b + (uint8_t)z[i];
+    if( b==0 || t>=p->nNode || p->aTrie[3*t+1]!=s ) return -1;
+    s = (uint32_t)t;
   }
-  return p->aTrie[3*iNode+2] ? (int64_t)p->aTrie[3*iNode+2]-1 : -1;
+  return p->aTrie[3*(uint64_t)s+2] ? (int64_t)p->aTrie[3*(uint64_t)s+2]-1 : -1;
+}
+
+/* Make the double array hold slot i (new slots free).  0 or -1. */
+static int daGrow(EmbUniTables *p, uint8_t **paUsed, uint64_t *pnAlloc,
+                  uint64_t i){
+  uint64_t nNew, k;
+  uint32_t *aNew;
+  uint8_t *aUsed;
+  if( i<*pnAlloc ) return 0;
+  nNew = *pnAlloc ? *pnAlloc : 1024;
+  while( nNew<=i ) nNew *= 2;
+  if( nNew>0x7fffffffu ) return -1;
+  aNew = embRealloc(p->aTrie, nNew*3*sizeof(uint32_t));
+  if( aNew==0 ) return -1;
+  p->aTrie = aNew;
+  aUsed = embRealloc(*paUsed, nNew);
+  if( aUsed==0 ) return -1;
+  *paUsed = aUsed;
+  for(k=*pnAlloc; k<nNew; k++){
+    aNew[3*k] = 0;
+    aNew[3*k+1] = UNI_NONE;
+    aNew[3*k+2] = 0;
+    aUsed[k] = 0;
+  }
+  *pnAlloc = nNew;
+  return 0;
+}
+
+/*
+** Lay the trie aTmp[0..nTmp) out as a double array in p->aTrie: slot s is
+** (base, check, value); the child of s by byte c is t = base + c when
+** check[t] == s.  Nodes are placed breadth first, each one's base the
+** lowest that puts all its children on free slots.  0 or -1 (no memory,
+** or more than 2^31 slots).
+*/
+static int daBuild(EmbUniTables *p, const TmpNode *aTmp, uint64_t nTmp){
+  uint8_t *aUsed = 0;
+  uint32_t *aQueue = 0;                 /* (tmp node, slot) pairs */
+  uint64_t nAlloc = 0, nHead = 0, nTail = 0, iFree = 1, nMax = 1;
+  int rc = -1;
+  aQueue = embMalloc(nTmp*2*sizeof(uint32_t));
+  if( aQueue==0 || daGrow(p, &aUsed, &nAlloc, 256) ) goto da_done;
+  aUsed[0] = 1;
+  aQueue[nTail*2] = 0;
+  aQueue[nTail*2+1] = 0;
+  nTail++;
+  while( nHead<nTail ){
+    uint32_t iTmp = aQueue[nHead*2], s = aQueue[nHead*2+1], k;
+    uint64_t f, b = 0;
+    nHead++;
+    p->aTrie[3*(uint64_t)s+2] = aTmp[iTmp].value;
+    k = aTmp[iTmp].iChild;
+    if( k==UNI_NONE ) continue;
+    /* the lowest base whose slots for every child are free */
+    for(f=iFree; ; f++){
+      uint32_t j;
+      int ok = 1;
+      if( daGrow(p, &aUsed, &nAlloc, f+256) ) goto da_done;
+      if( aUsed[f] || f<aTmp[k].c+1u ) continue;
+      b = f - aTmp[k].c;
+      for(j=aTmp[k].iNext; j!=UNI_NONE; j=aTmp[j].iNext){
+        if( aUsed[b + aTmp[j].c] ){ ok = 0; break; }
+      }
+      if( ok ) break;
+    }
+    p->aTrie[3*(uint64_t)s] = (uint32_t)b;
+    for(; k!=UNI_NONE; k=aTmp[k].iNext){
+      uint64_t t = b + aTmp[k].c;
+      aUsed[t] = 1;
+      p->aTrie[3*t+1] = s;
+      aQueue[nTail*2] = k;
+      aQueue[nTail*2+1] = (uint32_t)t;
+      nTail++;
+      if( t+1>nMax ) nMax = t+1;
+    }
+    while( iFree<nAlloc && aUsed[iFree] ) iFree++;
+  }
+  p->nNode = (uint32_t)nMax;
+  rc = 0;
+
+da_done:
+  embFree(aUsed);
+  embFree(aQueue);
+  return rc;
 }
 
 int embUnigramTables(const char *const *azPiece, const double *aScore,
                      int64_t nPiece, EmbUniTables *p, char **pzErr){
   TmpNode *aTmp = 0;
-  uint32_t *aQueue = 0;
-  uint64_t nByte = 0, nTmp = 1, nHead = 0, nTail = 0, nOut = 1;
+  uint64_t nByte = 0, nTmp = 1;
   double minScore = INFINITY;
   int64_t i;
   int b, rc = -1;
@@ -111,25 +194,8 @@ int embUnigramTables(const char *const *azPiece, const double *aScore,
     aTmp[iNode].value = (uint32_t)i + 1;      /* a later id wins */
   }
 
-  /* breadth first: each node's children get consecutive numbers */
-  p->aTrie = embMalloc(nTmp*3*sizeof(uint32_t));
-  aQueue = embMalloc(nTmp*sizeof(uint32_t));
-  if( p->aTrie==0 || aQueue==0 ) goto tables_done;
-  aQueue[nTail++] = 0;
-  while( nHead<nTail ){
-    uint32_t iTmp = aQueue[nHead], iOut = (uint32_t)nHead, k, nChild = 0;
-    nHead++;
-    p->aTrie[3*iOut] = (uint32_t)nOut;
-    for(k=aTmp[iTmp].iChild; k!=UNI_NONE; k=aTmp[k].iNext){
-      aQueue[nTail++] = k;
-      nChild++;
-    }
-    p->aTrie[3*iOut+1] = (nChild<<8) | aTmp[iTmp].c;
-    p->aTrie[3*iOut+2] = aTmp[iTmp].value;
-    if( nChild==0 ) p->aTrie[3*iOut] = 0;
-    nOut += nChild;
-  }
-  p->nNode = (uint32_t)nTmp;
+  /* the double array, breadth first */
+  if( daBuild(p, aTmp, nTmp) ) goto tables_done;
 
   for(b=0; b<256; b++){
     char zByte[8];
@@ -142,7 +208,6 @@ int embUnigramTables(const char *const *azPiece, const double *aScore,
 
 tables_done:
   embFree(aTmp);
-  embFree(aQueue);
   if( rc ) embUnigramTablesFree(p);
   return rc;
 }

@@ -17,9 +17,9 @@
 typedef struct EmbUniTables EmbUniTables;
 struct EmbUniTables {
   double *aScore;        /* [nPiece + 1]: each piece's, then unk's */
-  uint32_t *aTrie;       /* [nNode * 3]: (first child, count << 8 | label,
-                         ** id + 1 or 0) */
-  uint32_t nNode;
+  uint32_t *aTrie;       /* [nNode * 3]: the double array, (base, check,
+                         ** id + 1 or 0) a slot */
+  uint32_t nNode;        /* its slots */
   uint32_t *aByte;       /* [256]: the id of <0xNN>, or 0xFFFFFFFF */
   int nMaxPiece;         /* the longest piece in bytes */
 };

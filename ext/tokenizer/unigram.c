@@ -15,7 +15,8 @@
 ** 2. A word is segmented by Viterbi over the lattice of its pieces, as
 **    Hugging Face's Unigram::encode_optimized: from each character start
 **    s (left to right), every piece of the vocabulary that starts there
-**    (found by walking the trie, unigram.trie, byte by byte) offers the
+**    (found by walking the trie, unigram.trie, a double array: one read a
+**    byte) offers the
 **    best path to s plus its score as the path to its end; the first
 **    offer wins ties (a later one must be strictly greater).  When no
 **    piece is exactly the character at s, the unknown token offers the
@@ -76,21 +77,16 @@ static double uniScore(const EmbModel *p, uint32_t id){
   return d;
 }
 
-/* The child of trie node iNode labelled c, or UNI_NONE */
-static uint32_t uniChild(const EmbUnigram *u, uint32_t iNode, uint8_t c){
-  uint32_t first = embU32At(u->aTrie, 3*(uint64_t)iNode);
-  uint32_t nChild = embU32At(u->aTrie, 3*(uint64_t)iNode+1) >> 8;
-  uint32_t lo, hi;
-  if( first>u->nNode || nChild>u->nNode-first ) return UNI_NONE;
-  lo = first;
-  hi = first + nChild;
-  while( lo<hi ){
-    uint32_t mid = lo + (hi-lo)/2;
-    uint32_t lab = embU32At(u->aTrie, 3*(uint64_t)mid+1) & 0xFF;
-    if( lab==c ) return mid;
-    if( lab<c ) lo = mid+1; else hi = mid;
+/* The child of trie slot iNode by byte c, or UNI_NONE: the double array's
+** slot base + c, when its check is iNode */
+static inline uint32_t uniChild(const EmbUnigram *u, uint32_t iNode,
+                                uint8_t c){
+  uint32_t b = embU32At(u->aTrie, 3*(uint64_t)iNode);
+  uint64_t t = (uint64_t)b + c;
+  if( b==0 || t>=u->nNode || embU32At(u->aTrie, 3*t+1)!=iNode ){
+    return UNI_NONE;
   }
-  return UNI_NONE;
+  return (uint32_t)t;
 }
 
 /* The piece id at trie node iNode, or -1 */
