@@ -55,86 +55,149 @@ static int64_t trieFind(const EmbUniTables *p, const char *z, size_t n){
   return p->aTrie[3*(uint64_t)s+2] ? (int64_t)p->aTrie[3*(uint64_t)s+2]-1 : -1;
 }
 
-/* Make the double array hold slot i (new slots free).  0 or -1. */
-static int daGrow(EmbUniTables *p, uint8_t **paUsed, uint64_t *pnAlloc,
-                  uint64_t i){
+/* The double array under construction */
+typedef struct DaBuild DaBuild;
+struct DaBuild {
+  EmbUniTables *p;
+  uint8_t *aUsed;        /* [nAlloc] 1: taken, 2: free but off the list */
+  uint8_t *aFail;        /* [nAlloc] failed tries at each free slot */
+  uint32_t *aNext;       /* [nAlloc] the free slots, a list in order */
+  uint32_t *aPrev;
+  uint64_t nAlloc;
+  uint32_t iHead;        /* the first free slot (never 0) */
+  uint32_t iTail;        /* the last free slot */
+  uint64_t nMax;         /* one past the last slot taken */
+};
+
+/* Make the double array hold slot i, new slots free and listed.  0 or -1. */
+static int daGrow(DaBuild *d, uint64_t i){
   uint64_t nNew, k;
   uint32_t *aNew;
-  uint8_t *aUsed;
-  if( i<*pnAlloc ) return 0;
-  nNew = *pnAlloc ? *pnAlloc : 1024;
+  if( i<d->nAlloc ) return 0;
+  nNew = d->nAlloc ? d->nAlloc : 1024;
   while( nNew<=i ) nNew *= 2;
   if( nNew>0x7fffffffu ) return -1;
-  aNew = embRealloc(p->aTrie, nNew*3*sizeof(uint32_t));
+  aNew = embRealloc(d->p->aTrie, nNew*3*sizeof(uint32_t));
   if( aNew==0 ) return -1;
-  p->aTrie = aNew;
-  aUsed = embRealloc(*paUsed, nNew);
-  if( aUsed==0 ) return -1;
-  *paUsed = aUsed;
-  for(k=*pnAlloc; k<nNew; k++){
-    aNew[3*k] = 0;
-    aNew[3*k+1] = UNI_NONE;
-    aNew[3*k+2] = 0;
-    aUsed[k] = 0;
+  d->p->aTrie = aNew;
+  if( (aNew = embRealloc(d->aNext, nNew*sizeof(uint32_t)))==0 ) return -1;
+  d->aNext = aNew;
+  if( (aNew = embRealloc(d->aPrev, nNew*sizeof(uint32_t)))==0 ) return -1;
+  d->aPrev = aNew;
+  {
+    uint8_t *aUsed = embRealloc(d->aUsed, nNew);
+    if( aUsed==0 ) return -1;
+    d->aUsed = aUsed;
+    aUsed = embRealloc(d->aFail, nNew);
+    if( aUsed==0 ) return -1;
+    d->aFail = aUsed;
   }
-  *pnAlloc = nNew;
+  for(k=d->nAlloc; k<nNew; k++){
+    d->p->aTrie[3*k] = 0;
+    d->p->aTrie[3*k+1] = UNI_NONE;
+    d->p->aTrie[3*k+2] = 0;
+    d->aUsed[k] = 0;
+    d->aFail[k] = 0;
+    if( k==0 ) continue;                   /* slot 0 is the root's */
+    d->aPrev[k] = d->iTail;
+    d->aNext[k] = UNI_NONE;
+    if( d->iTail==UNI_NONE ) d->iHead = (uint32_t)k;
+    else d->aNext[d->iTail] = (uint32_t)k;
+    d->iTail = (uint32_t)k;
+  }
+  d->nAlloc = nNew;
   return 0;
+}
+
+/* Take free slot t off the list of free slots to try */
+static void daUnlink(DaBuild *d, uint64_t t){
+  uint32_t a = d->aPrev[t], b = d->aNext[t];
+  if( a==UNI_NONE ) d->iHead = b; else d->aNext[a] = b;
+  if( b==UNI_NONE ) d->iTail = a; else d->aPrev[b] = a;
+}
+
+/* Take free slot t */
+static void daTake(DaBuild *d, uint64_t t){
+  if( d->aUsed[t]==0 ) daUnlink(d, t);
+  d->aUsed[t] = 1;
+  if( t+1>d->nMax ) d->nMax = t+1;
 }
 
 /*
 ** Lay the trie aTmp[0..nTmp) out as a double array in p->aTrie: slot s is
 ** (base, check, value); the child of s by byte c is t = base + c when
 ** check[t] == s.  Nodes are placed breadth first, each one's base the
-** lowest that puts all its children on free slots.  0 or -1 (no memory,
-** or more than 2^31 slots).
+** first that puts all its children on free slots, tried at the free slots
+** in order (a list of them), at most DA_TRIES of them before the free end
+** of the array; a free slot that has failed DA_FAILS tries leaves the list
+** (darts' trick), so the list's head does not fill with holes no node
+** fits.  0 or -1 (no memory, or more than 2^31 slots).
 */
+#define DA_TRIES 256
+#define DA_FAILS 16
 static int daBuild(EmbUniTables *p, const TmpNode *aTmp, uint64_t nTmp){
-  uint8_t *aUsed = 0;
+  DaBuild d;
   uint32_t *aQueue = 0;                 /* (tmp node, slot) pairs */
-  uint64_t nAlloc = 0, nHead = 0, nTail = 0, iFree = 1, nMax = 1;
+  uint64_t nHead = 0, nTail = 0;
   int rc = -1;
+  memset(&d, 0, sizeof(d));
+  d.p = p;
+  d.iHead = d.iTail = UNI_NONE;
+  d.nMax = 1;
   aQueue = embMalloc(nTmp*2*sizeof(uint32_t));
-  if( aQueue==0 || daGrow(p, &aUsed, &nAlloc, 256) ) goto da_done;
-  aUsed[0] = 1;
-  aQueue[nTail*2] = 0;
-  aQueue[nTail*2+1] = 0;
-  nTail++;
+  if( aQueue==0 || daGrow(&d, 512) ) goto da_done;
+  d.aUsed[0] = 1;
+  aQueue[0] = 0;
+  aQueue[1] = 0;
+  nTail = 1;
   while( nHead<nTail ){
-    uint32_t iTmp = aQueue[nHead*2], s = aQueue[nHead*2+1], k;
-    uint64_t f, b = 0;
+    uint32_t iTmp = aQueue[nHead*2], s = aQueue[nHead*2+1], k, f;
+    uint64_t b = 0;
+    int nTry = 0;
     nHead++;
     p->aTrie[3*(uint64_t)s+2] = aTmp[iTmp].value;
     k = aTmp[iTmp].iChild;
     if( k==UNI_NONE ) continue;
-    /* the lowest base whose slots for every child are free */
-    for(f=iFree; ; f++){
-      uint32_t j;
+    /* the first child on a free slot f, the others where they fall */
+    for(f=d.iHead; ; ){
+      uint32_t j, fNext;
       int ok = 1;
-      if( daGrow(p, &aUsed, &nAlloc, f+256) ) goto da_done;
-      if( aUsed[f] || f<aTmp[k].c+1u ) continue;
-      b = f - aTmp[k].c;
-      for(j=aTmp[k].iNext; j!=UNI_NONE; j=aTmp[j].iNext){
-        if( aUsed[b + aTmp[j].c] ){ ok = 0; break; }
+      if( f==UNI_NONE || ++nTry>DA_TRIES ){
+        f = (uint32_t)(d.nMax + aTmp[k].c);  /* past everything taken */
       }
-      if( ok ) break;
+      if( daGrow(&d, (uint64_t)f+256) ) goto da_done;
+      fNext = d.aUsed[f]==0 ? d.aNext[f] : UNI_NONE;
+      if( f>=aTmp[k].c+1u ){
+        b = f - aTmp[k].c;
+        for(j=aTmp[k].iNext; j!=UNI_NONE && ok; j=aTmp[j].iNext){
+          if( d.aUsed[b + aTmp[j].c]==1 ) ok = 0;
+        }
+        if( ok && d.aUsed[f]!=1 ) break;
+      }
+      if( d.aUsed[f]==0 && ++d.aFail[f]>=DA_FAILS ){
+        daUnlink(&d, f);
+        d.aUsed[f] = 2;
+      }
+      f = fNext;
     }
     p->aTrie[3*(uint64_t)s] = (uint32_t)b;
     for(; k!=UNI_NONE; k=aTmp[k].iNext){
       uint64_t t = b + aTmp[k].c;
-      aUsed[t] = 1;
+      daTake(&d, t);
       p->aTrie[3*t+1] = s;
       aQueue[nTail*2] = k;
       aQueue[nTail*2+1] = (uint32_t)t;
       nTail++;
-      if( t+1>nMax ) nMax = t+1;
     }
-    while( iFree<nAlloc && aUsed[iFree] ) iFree++;
   }
-  p->nNode = (uint32_t)nMax;
+  p->nNode = (uint32_t)d.nMax;
   rc = 0;
 
 da_done:
-  embFree(aUsed);
+  embFree(d.aUsed);
+  embFree(d.aFail);
+  embFree(d.aNext);
+  embFree(d.aPrev);
   embFree(aQueue);
   return rc;
 }
