@@ -1,7 +1,7 @@
 /*
 ** model2vec.c: "embed-convert model2vec" -- a Model2Vec model folder (as
 ** the Python library and model2vec-rs read it) to a model file with a
-** WordPiece tokenizer.
+** WordPiece or a Unigram tokenizer.
 **
 **     build/embed-convert model2vec models/potion-base-4m-int8 \
 **         -o models/default.emb [--dims 64]
@@ -15,14 +15,17 @@
 **                      row of each token, for vocabulary-quantized models)
 **   tokenizer.json     a Hugging Face tokenizer with model WordPiece,
 **                      normalizer BertNormalizer (or none) and
-**                      pre-tokenizer BertPreTokenizer
+**                      pre-tokenizer BertPreTokenizer; or with model
+**                      Unigram (also the older spelling: no type, a list
+**                      vocab), any normalizer normalizer.c compiles and
+**                      any pre-tokenizer pretok.c compiles
 **   config.json        optional; its "normalize" is recorded in the
 **                      description (embed() always L2-normalises)
 ** (in a sentence-transformers folder, 0_StaticEmbedding/ may hold the
 ** first two).  Anything else in tokenizer.json that changes the ids
-** (another model type -- Unigram and BPE by name --, normalizer or
-** pre-tokenizer, added tokens that strip, match whole words or match
-** normalized text) is refused with "unsupported tokenizer feature: ...".
+** (another model type -- BPE by name --, normalizer or pre-tokenizer,
+** added tokens that strip, match whole words or match normalized text) is
+** refused with "unsupported tokenizer feature: ...".
 ** truncation and padding are read and ignored: embed() pools every token,
 ** as Model2Vec's encode(max_length=None) does.
 **
@@ -31,7 +34,11 @@
 ** (model.vocab) then V..N-1 (added tokens beyond it); their texts become
 ** vocab.* in id order, the added tokens the added.* tables (FORMAT.md),
 ** and the WordPiece and BertNormalizer settings metadata.  Model2Vec drops
-** the unknown token's id before pooling: it becomes pool.skip_id.  The
+** the unknown token's id before pooling: it becomes pool.skip_id.  A
+** Unigram model instead gets its scores (read as serde_json reads them),
+** trie and byte table (unigram.c), its normalizer program (normalizer.c,
+** into the writer made early) and pre-tokenizer program (pretok.c); it
+** names no unk_token, so no pool.skip_id, as in Model2Vec.  The
 ** weights file is memory-mapped and its header parsed with the loader's
 ** own strict parser; the first --dims columns of each row are copied in
 ** their own width (I8 stays one byte a weight), "weights" become
