@@ -281,7 +281,10 @@ $(BUILD)/iofault: test/iofault.c test/faultlib.c test/faultlib.h | $(BUILD)
 
 FAULT_CONVERT_SRC := test/fault_convert.c ext/convert/glove.c \
                      ext/convert/wordllama.c ext/convert/writer.c \
-                     ext/convert/json.c ext/model.c ext/safetensors.c ext/unicode.c \
+                     ext/convert/json.c ext/convert/model2vec.c \
+                     ext/convert/normalizer.c ext/convert/pretok.c \
+                     ext/convert/unigram.c ext/pool.c \
+                     ext/model.c ext/safetensors.c ext/unicode.c \
                      $(MODEL_DEPS)
 $(BUILD)/fault_convert: $(FAULT_CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_CONVERT_SRC) \

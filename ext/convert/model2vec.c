@@ -63,6 +63,7 @@
 #include "pool.h"
 #include "safetensors.h"
 #include "convert/convert.h"
+#include "convert/json.h"
 #include "convert/normalizer.h"
 #include "convert/pretok.h"
 #include "convert/unigram.h"
@@ -200,13 +201,20 @@ static int m2vReadJson(M2v *p, const char *zPath, cJSON **ppRoot){
   }
   close(fd);
   z[n] = 0;
-  *ppRoot = cJSON_ParseWithLength(z, n);
-  if( *ppRoot==0 ){
-    const char *zAt = cJSON_GetErrorPtr();
-    m2vError(p, zPath, "not valid JSON (near byte %lld)",
-             zAt && zAt>=z && zAt<=z+n ? (long long)(zAt - z) : -1LL);
-    embFree(z);
-    return 1;
+  {
+    const char *zAt = 0;
+    int bNoMem = 0;
+    *ppRoot = embJsonParse(z, n, &zAt, &bNoMem);
+    if( *ppRoot==0 ){
+      if( bNoMem ){
+        p->bNoMem = 1;
+      }else{
+        m2vError(p, zPath, "not valid JSON (near byte %lld)",
+                 zAt && zAt>=z && zAt<=z+n ? (long long)(zAt - z) : -1LL);
+      }
+      embFree(z);
+      return 1;
+    }
   }
   embFree(z);
   return 0;
