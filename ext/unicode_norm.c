@@ -4,9 +4,14 @@
 **
 ** HOW IT WORKS
 ** Each table is sorted; a look-up is a binary search, after a test that
-** answers ASCII (which has none of these properties) at once.
+** answers ASCII at once.  Grapheme clusters: one pass forward from the
+** cluster's start, deciding at each character whether rules GB3 to GB13
+** of UAX #29 forbid a break before it, with the little state the rules
+** need (an emoji sequence's progress for GB11, the parity of regional
+** indicators for GB12/13, an Indic conjunct's progress for GB9c).
 */
 #include "unicode_norm.h"
+#include "unicode.h"
 
 #include <stddef.h>
 
@@ -26,4 +31,88 @@ int embNormIsMark(uint32_t c){
     }
   }
   return 0;
+}
+
+#define G_PICT   16          /* Extended_Pictographic */
+#define G_INCB(b) (((b)>>5) & 3)
+#define INCB_LINKER    1
+#define INCB_CONSONANT 2
+#define INCB_EXTEND    3
+
+/* The grapheme bits of c (aEmbNormGcb's) */
+static unsigned gcbBits(uint32_t c){
+  size_t lo = 0, hi = sizeof(aEmbNormGcb)/sizeof(aEmbNormGcb[0]);
+  while( lo<hi ){
+    size_t mid = (lo+hi)/2;
+    if( c<aEmbNormGcb[mid].lo ){
+      hi = mid;
+    }else if( c>aEmbNormGcb[mid].hi ){
+      lo = mid+1;
+    }else{
+      return aEmbNormGcb[mid].bits;
+    }
+  }
+  return 0;
+}
+
+static unsigned charBits(uint32_t c){
+  if( c<0x80 ){
+    if( c=='\r' ) return EMB_GCB_CR;
+    if( c=='\n' ) return EMB_GCB_LF;
+    if( c<0x20 || c==0x7F ) return EMB_GCB_CONTROL;
+    return EMB_GCB_OTHER;
+  }
+  return gcbBits(c);
+}
+
+size_t embGraphemeEnd(const uint8_t *z, size_t n, size_t i){
+  size_t j = i;
+  unsigned b = charBits(embUtf8Next(z, n, &j)), prev = b & 15;
+  int ePict = (b & G_PICT) ? 1 : 0;    /* 1: ExtPict Extend*, 2: then ZWJ */
+  int nRi = prev==EMB_GCB_REGIONAL_INDICATOR;
+  int eIncb = G_INCB(b)==INCB_CONSONANT; /* 1: Consonant (Extend|Linker)*,
+                                         ** 2: with a Linker among them */
+  while( j<n ){
+    size_t k = j;
+    unsigned b2, cur;
+    int bJoin;
+    if( z[k]<0x80 && prev!=EMB_GCB_CR && prev!=EMB_GCB_PREPEND ) return k;
+    b2 = charBits(embUtf8Next(z, n, &k));
+    cur = b2 & 15;
+    if( prev==EMB_GCB_CR && cur==EMB_GCB_LF ) bJoin = 1;             /* GB3 */
+    else if( prev==EMB_GCB_CR || prev==EMB_GCB_LF
+          || prev==EMB_GCB_CONTROL ) bJoin = 0;                      /* GB4 */
+    else if( cur==EMB_GCB_CR || cur==EMB_GCB_LF
+          || cur==EMB_GCB_CONTROL ) bJoin = 0;                       /* GB5 */
+    else if( prev==EMB_GCB_L && (cur==EMB_GCB_L || cur==EMB_GCB_V
+          || cur==EMB_GCB_LV || cur==EMB_GCB_LVT) ) bJoin = 1;       /* GB6 */
+    else if( (prev==EMB_GCB_LV || prev==EMB_GCB_V)
+          && (cur==EMB_GCB_V || cur==EMB_GCB_T) ) bJoin = 1;         /* GB7 */
+    else if( (prev==EMB_GCB_LVT || prev==EMB_GCB_T)
+          && cur==EMB_GCB_T ) bJoin = 1;                             /* GB8 */
+    else if( cur==EMB_GCB_EXTEND || cur==EMB_GCB_ZWJ
+          || cur==EMB_GCB_SPACINGMARK ) bJoin = 1;               /* GB9, 9a */
+    else if( prev==EMB_GCB_PREPEND ) bJoin = 1;                     /* GB9b */
+    else if( G_INCB(b2)==INCB_CONSONANT && eIncb==2 ) bJoin = 1;    /* GB9c */
+    else if( prev==EMB_GCB_ZWJ && ePict==2 && (b2 & G_PICT) ) bJoin = 1;
+    else if( prev==EMB_GCB_REGIONAL_INDICATOR
+          && cur==EMB_GCB_REGIONAL_INDICATOR && (nRi & 1) ) bJoin = 1;
+    else bJoin = 0;
+    if( !bJoin ) return j;
+    /* the state after cur */
+    if( b2 & G_PICT ) ePict = 1;
+    else if( ePict==1 && cur==EMB_GCB_EXTEND ) ePict = 1;
+    else if( ePict==1 && cur==EMB_GCB_ZWJ ) ePict = 2;
+    else ePict = 0;
+    nRi = cur==EMB_GCB_REGIONAL_INDICATOR ? nRi+1 : 0;
+    switch( G_INCB(b2) ){
+      case INCB_CONSONANT: eIncb = 1; break;
+      case INCB_LINKER:    if( eIncb ) eIncb = 2; break;
+      case INCB_EXTEND:    break;
+      default:             eIncb = 0; break;
+    }
+    prev = cur;
+    j = k;
+  }
+  return n;
 }

@@ -5,16 +5,25 @@
 ** how that was found).
 **
 **     if( !embNormIsMark(c) ) keep(c);         StripAccents
+**     j = embGraphemeEnd(z, n, i);             z[i..j) is one grapheme
 **
 ** No SQLite types, no allocation.
 */
 #ifndef EMB_UNICODE_NORM_H
 #define EMB_UNICODE_NORM_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* 1 when c is General_Category=Mark of Unicode 9.0.0 (what Hugging Face's
 ** StripAccents drops), else 0. */
 int embNormIsMark(uint32_t c);
+
+/*
+** The end of the extended grapheme cluster (UAX #29, Unicode 17.0.0, as
+** the unicode-segmentation crate finds them) that starts at z[i] of the
+** valid UTF-8 text z[0..n), i<n: the offset just past its last byte.
+*/
+size_t embGraphemeEnd(const uint8_t *z, size_t n, size_t i);
 
 #endif /* EMB_UNICODE_NORM_H */

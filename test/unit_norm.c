@@ -177,6 +177,19 @@ static void testRefused(void){
     {"{\"type\":\"Sequence\"}", "malformed normalizer: Sequence needs"},
     {"[1]", "malformed normalizer: not a JSON object"},
     {"{\"normalizers\":[]}", "malformed normalizer: no \"type\""},
+    {"{\"type\":\"Precompiled\"}", "malformed normalizer: Precompiled needs"},
+    {"{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"A*==\"}",
+     "is not base64"},
+    {"{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"AQ==\"}",
+     "is not a SentencePiece charsmap"},
+    /* trie of 16 bytes, but only 4 there */
+    {"{\"type\":\"Precompiled\",\"precompiled_charsmap\":\"EAAAAAAAAAA=\"}",
+     "is not a SentencePiece charsmap"},
+    /* two units: the root (offset 0), and its child of label 1 (unit 1)
+    ** with a leaf whose value unit is itself: value 0x101, past the one
+    ** byte of strings */
+    {"{\"type\":\"Precompiled\",\"precompiled_charsmap\":"
+     "\"CAAAAAAAAAABAQAAAA==\"}", "is not a SentencePiece charsmap"},
   };
   size_t i;
   for(i=0; i<sizeof(aCase)/sizeof(aCase[0]); i++){
@@ -336,6 +349,60 @@ static void testRandom(void){
   check(nTaken>100, "some random programs are taken");
 }
 
+/* A Precompiled step over a table of garbage must not read outside it */
+static void testPrecompiledGarbage(void){
+  uint32_t aProg[EMB_NORM_STEP_WORDS];
+  uint8_t aData[16*4 + 256 + 8];
+  uint32_t seed = 99;
+  int iter, bBad = 0;
+  EmbNormBuf b;
+  embNormBufInit(&b);
+  for(iter=0; iter<2000; iter++){
+    EmbNorm n;
+    char *zErr = 0;
+    size_t k;
+    for(k=0; k<sizeof(aData); k++){
+      seed = seed*1103515245 + 12345;
+      aData[k] = (uint8_t)(seed>>16);
+      if( k<64 && k%16>=8 ) aData[k] &= 0x0F;     /* small offsets, lengths */
+      if( k<64 && k%16==5 ) aData[k] = (uint8_t)(1 + (seed>>20)%5);
+    }
+    memset(aProg, 0, sizeof(aProg));
+    aProg[0] = EMB_NOP_PRECOMPILED;
+    aProg[1] = 0;  aProg[2] = 4;  aProg[3] = 64;  aProg[4] = 64+256;
+    aProg[5] = 8;
+    if( embNormCheck(&n, (uint8_t*)aProg, 1, aData, sizeof(aData), "g",
+                     &zErr) ){
+      free(zErr);
+      bBad = 1;
+      continue;
+    }
+    static const char zIn[] = "\x01\x02" "ab\xc2\xaa\xcc\x81 \r\n\xe4\xb8\xad";
+    if( embNormApply(&n, zIn, sizeof(zIn)-1, &b)
+     || !isUtf8((unsigned char*)b.z, b.n) ){
+      bBad = 1;
+    }
+  }
+  embNormBufFree(&b);
+  check(!bBad, "Precompiled over garbage tables runs and writes UTF-8");
+  /* a table outside the data is refused */
+  {
+    EmbNorm n;
+    char *zErr = 0;
+    aProg[3] = sizeof(aData)-255;
+    check(embNormCheck(&n, (uint8_t*)aProg, 1, aData, sizeof(aData), "g",
+                       &zErr)==-1, "a Precompiled table past the data is "
+          "refused");
+    free(zErr);
+    zErr = 0;
+    aProg[3] = 64; aProg[2] = 3;
+    check(embNormCheck(&n, (uint8_t*)aProg, 1, aData, sizeof(aData), "g",
+                       &zErr)==-1, "Precompiled slots not a power of two are "
+          "refused");
+    free(zErr);
+  }
+}
+
 /* embNormBind() on a model's tensors */
 static void testBind(void){
   static uint32_t aProg[EMB_NORM_STEP_WORDS] = {EMB_NOP_LOWER};
@@ -382,6 +449,7 @@ int main(int argc, char **argv){
     testRefused();
     testHostile();
     testRandom();
+    testPrecompiledGarbage();
     testBind();
     f = fopen("test/norm/norm_hf_small.jsonl", "r");
     if( f==0 ){

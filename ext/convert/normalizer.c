@@ -399,6 +399,199 @@ unsupported:
                  "character or \\s followed by + or {n,})", zRe);
 }
 
+/* ---------------------------------------------------------- Precompiled */
+
+/* Decode base64 z into a buffer from embMalloc() (*pa, *pn).  0, or -1
+** with the error recorded. */
+static int ncBase64(Nc *x, const char *z, uint8_t **pa, size_t *pn){
+  size_t n = strlen(z), i, nOut = 0;
+  uint32_t acc = 0;
+  int nBits = 0;
+  uint8_t *a = embMalloc(n/4*3 + 3);
+  *pa = 0;
+  if( a==0 ) return ncNoMem(x);
+  for(i=0; i<n; i++){
+    char c = z[i];
+    int v;
+    if( c>='A' && c<='Z' ) v = c-'A';
+    else if( c>='a' && c<='z' ) v = c-'a'+26;
+    else if( c>='0' && c<='9' ) v = c-'0'+52;
+    else if( c=='+' ) v = 62;
+    else if( c=='/' ) v = 63;
+    else if( c=='=' ) break;
+    else{
+      embFree(a);
+      return ncError(x, "malformed normalizer: Precompiled's "
+                     "precompiled_charsmap is not base64");
+    }
+    acc = (acc<<6) | (uint32_t)v;
+    nBits += 6;
+    if( nBits>=8 ){
+      nBits -= 8;
+      a[nOut++] = (uint8_t)(acc>>nBits);
+    }
+  }
+  *pa = a;
+  *pn = nOut;
+  return 0;
+}
+
+/* A key of the charsmap's trie and the offset of its string */
+typedef struct NcKey NcKey;
+struct NcKey {
+  uint8_t a[EMB_NORM_PC_MAXKEY];
+  uint8_t n;
+  uint32_t iVal;
+};
+
+static uint32_t pcFnv(const uint8_t *a, size_t n){
+  uint32_t h = 2166136261u;
+  size_t i;
+  for(i=0; i<n; i++){ h ^= a[i]; h *= 16777619u; }
+  return h;
+}
+
+/*
+** Precompiled: the charsmap is u32 T (the trie's size in bytes), the
+** double-array trie (T/4 units, as darts-clone lays them out), then the
+** replacement strings, each ended by a NUL.  HF replaces a grapheme of
+** fewer than 6 bytes (else each character) by the string of the shortest
+** key that is a prefix of it, so only keys of at most 5 bytes that have no
+** shorter key as a prefix can ever match: those are walked out of the
+** trie (each unit visited once, so a hostile trie cannot make it loop)
+** and put in a hash table with their strings.
+*/
+static int ncPrecompiled(Nc *x, const cJSON *pN){
+  const char *z = strItem(pN, "precompiled_charsmap");
+  uint8_t *aMap = 0, *aSeen = 0, aFirst[256];
+  size_t nMap = 0, nUnit, nStr, i;
+  const uint8_t *aStr;
+  NcKey *aKey = 0;
+  size_t nKey = 0, nKeyAlloc = 0;
+  uint32_t *aSlot = 0, nSlot, aArg[5];
+  uint8_t *aBytes = 0;
+  size_t nBytes = 0;
+  /* the walk: a stack of (unit, depth, key so far) */
+  struct { uint32_t pos; uint8_t n; uint8_t a[EMB_NORM_PC_MAXKEY]; } *aStack = 0;
+  size_t nStack = 0;
+  int rc = -1;
+
+  if( z==0 ){
+    return ncError(x, "malformed normalizer: Precompiled needs a string "
+                   "\"precompiled_charsmap\"");
+  }
+  if( ncBase64(x, z, &aMap, &nMap) ) return -1;
+  {
+    uint32_t nTrie;
+    if( nMap<4 ) goto malformed;     /* HF refuses an empty one too */
+    nTrie = (uint32_t)aMap[0] | (uint32_t)aMap[1]<<8 | (uint32_t)aMap[2]<<16
+          | (uint32_t)aMap[3]<<24;
+    if( nTrie%4 || nTrie>nMap-4 || nTrie==0 ) goto malformed;
+    nUnit = nTrie/4;
+    aStr = aMap + 4 + nTrie;
+    nStr = nMap - 4 - nTrie;
+  }
+#define UNIT(i) ((uint32_t)aMap[4+4*(i)] | (uint32_t)aMap[5+4*(i)]<<8 \
+                 | (uint32_t)aMap[6+4*(i)]<<16 | (uint32_t)aMap[7+4*(i)]<<24)
+#define U_LEAF(u)   (((u)>>8) & 1)
+#define U_VALUE(u)  ((u) & 0x7FFFFFFFu)
+#define U_LABEL(u)  ((u) & 0x800000FFu)
+#define U_OFFSET(u) (((u)>>10) << (((u) & (1u<<9))>>6))
+  aSeen = embMalloc(nUnit);
+  aStack = embMalloc(nUnit*sizeof(*aStack) + sizeof(*aStack));
+  if( aSeen==0 || aStack==0 ){ ncNoMem(x); goto done; }
+  memset(aSeen, 0, nUnit);
+  aStack[0].pos = 0;
+  aStack[0].n = 0;
+  nStack = 1;
+  aSeen[0] = 1;
+  while( nStack>0 ){
+    uint32_t pos = aStack[--nStack].pos, u = UNIT(pos), base, c;
+    uint8_t nK = aStack[nStack].n, aK[EMB_NORM_PC_MAXKEY];
+    memcpy(aK, aStack[nStack].a, EMB_NORM_PC_MAXKEY);
+    base = pos ^ U_OFFSET(u);
+    if( nK>0 && U_LEAF(u) ){
+      uint32_t v;
+      if( base>=nUnit ) goto malformed;
+      v = U_VALUE(UNIT(base));
+      if( v>=nStr ) goto malformed;
+      if( nKey>=nKeyAlloc ){
+        size_t nNew = nKeyAlloc ? nKeyAlloc*2 : 1024;
+        NcKey *aNew = embRealloc(aKey, nNew*sizeof(NcKey));
+        if( aNew==0 ){ ncNoMem(x); goto done; }
+        aKey = aNew;
+        nKeyAlloc = nNew;
+      }
+      memcpy(aKey[nKey].a, aK, EMB_NORM_PC_MAXKEY);
+      aKey[nKey].n = nK;
+      aKey[nKey].iVal = v;
+      nKey++;
+      continue;          /* a longer key under it can never match */
+    }
+    if( nK>=EMB_NORM_PC_MAXKEY ) continue;
+    for(c=1; c<256; c++){
+      uint32_t p = base ^ c;
+      if( p>=nUnit || aSeen[p] || U_LABEL(UNIT(p))!=c ) continue;
+      aSeen[p] = 1;
+      aStack[nStack].pos = p;
+      aStack[nStack].n = (uint8_t)(nK+1);
+      memcpy(aStack[nStack].a, aK, EMB_NORM_PC_MAXKEY);
+      aStack[nStack].a[nK] = (uint8_t)c;
+      nStack++;
+    }
+  }
+#undef UNIT
+  /* the strings, and the table */
+  nSlot = 1;
+  while( nSlot<2*nKey+1 ) nSlot *= 2;
+  aSlot = embMalloc((size_t)nSlot*4*sizeof(uint32_t));
+  aBytes = embMalloc(nStr+1);
+  if( aSlot==0 || aBytes==0 ){ ncNoMem(x); goto done; }
+  memset(aSlot, 0, (size_t)nSlot*4*sizeof(uint32_t));
+  memset(aFirst, 0, sizeof(aFirst));
+  for(i=0; i<nKey; i++){
+    const NcKey *k = &aKey[i];
+    const uint8_t *zEnd = memchr(aStr + k->iVal, 0, nStr - k->iVal);
+    size_t nVal = zEnd ? (size_t)(zEnd - (aStr + k->iVal)) : nStr - k->iVal;
+    uint32_t h = pcFnv(k->a, k->n) & (nSlot-1), k0 = 0, k1;
+    int j;
+    if( nVal>4096 || !utf8Len((const char*)aStr + k->iVal, nVal) ){
+      goto malformed;
+    }
+    for(j=0; j<4 && j<k->n; j++) k0 |= (uint32_t)k->a[j] << (8*j);
+    k1 = (k->n>4 ? k->a[4] : 0) | (uint32_t)k->n<<8;
+    while( aSlot[4*h+1]!=0 ) h = (h+1) & (nSlot-1);
+    aSlot[4*h] = k0;
+    aSlot[4*h+1] = k1;
+    aSlot[4*h+2] = (uint32_t)nBytes;
+    aSlot[4*h+3] = (uint32_t)nVal;
+    memcpy(aBytes+nBytes, aStr + k->iVal, nVal);   /* no sharing: simple */
+    nBytes += nVal;
+    aFirst[k->a[0]] |= (uint8_t)(1u << (k->n-1));
+  }
+  if( ncData(x, aSlot, (size_t)nSlot*4*sizeof(uint32_t), 4, &aArg[0])
+   || ncData(x, aFirst, 256, 1, &aArg[2])
+   || ncData(x, aBytes, nBytes, 1, &aArg[3]) ){
+    goto done;
+  }
+  aArg[1] = nSlot;
+  aArg[4] = (uint32_t)nBytes;
+  rc = ncStep(x, EMB_NOP_PRECOMPILED, aArg, 5);
+  goto done;
+
+malformed:
+  ncError(x, "malformed normalizer: Precompiled's precompiled_charsmap is "
+          "not a SentencePiece charsmap (a trie and its strings)");
+done:
+  embFree(aMap);
+  embFree(aSeen);
+  embFree(aStack);
+  embFree(aKey);
+  embFree(aSlot);
+  embFree(aBytes);
+  return rc;
+}
+
 static int ncNode(Nc *x, const cJSON *pN, int iDepth){
   const char *zType;
   if( pN==0 || cJSON_IsNull(pN) ) return 0;
@@ -465,6 +658,9 @@ static int ncNode(Nc *x, const cJSON *pN, int iDepth){
     m = (bClean ? EMB_NORM_CLEAN : 0) | (bChinese ? EMB_NORM_CHINESE : 0)
       | (bStrip ? EMB_NORM_STRIP : 0) | (bLower ? EMB_NORM_LOWER : 0);
     return ncStep(x, EMB_NOP_BERT, &m, 1);
+  }
+  if( strcmp(zType, "Precompiled")==0 ){
+    return ncPrecompiled(x, pN);
   }
   if( strcmp(zType, "Lowercase")==0 ){
     return ncStep(x, EMB_NOP_LOWER, 0, 0);

@@ -7,9 +7,10 @@
 **       ...zErr: "unsupported tokenizer feature: normalizer type 'Nmt'"...
 **
 ** Supported: Sequence (flattened, nested too), BertNormalizer, Lowercase,
-** Strip, StripAccents, Prepend, Replace with a String pattern, and Replace
-** with a Regex pattern that is a literal, or one character (or \s) with +
-** or {n,}.  Anything else is refused by name.
+** Strip, StripAccents, Prepend, Precompiled (SentencePiece's
+** precompiled_charsmap), Replace with a String pattern, and Replace with a
+** Regex pattern that is a literal, or one character (or \s) with + or
+** {n,}.  Anything else is refused by name.
 */
 #ifndef EMB_CONVERT_NORMALIZER_H
 #define EMB_CONVERT_NORMALIZER_H

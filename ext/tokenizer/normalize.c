@@ -22,9 +22,18 @@
 ** non-zero class that survives is inserted at its place in the trailing
 ** run of such marks of the output.
 **
+** Precompiled (SentencePiece's charsmap) goes over extended grapheme
+** clusters (unicode_norm.c) as HF does: a cluster of fewer than 6 bytes is
+** replaced whole by the string of the shortest key that is a prefix of it,
+** else (or with no such key) each character by its own key's string.  The
+** keys are in a hash table; a byte table says which key lengths start
+** with each byte, so most characters cost one table read, and ASCII
+** followed by ASCII skips the cluster rules.
+**
 ** The program is untrusted (it comes from the model file): embNormCheck()
 ** checks every step, offset, length, string and table once, at open, so
-** that embNormApply() needs no checks of its own.
+** that embNormApply() needs no checks of its own -- but for Precompiled's
+** slots, which are many: each is checked when a look-up finds it.
 */
 #include "tokenizer/normalize.h"
 #include "model.h"
@@ -386,6 +395,116 @@ static int stepRun(const EmbNorm *p, size_t iStep, const uint8_t *z,
   return 0;
 }
 
+/* ---------------------------------------------------------- Precompiled */
+
+static uint32_t pcFnv(const uint8_t *a, size_t n){
+  uint32_t h = 2166136261u;
+  size_t i;
+  for(i=0; i<n; i++){ h ^= a[i]; h *= 16777619u; }
+  return h;
+}
+
+/* The Precompiled table of step iStep */
+typedef struct NormPc NormPc;
+struct NormPc {
+  const uint8_t *aSlot;        /* nSlot x (k0, k1, offset, length) */
+  uint32_t nSlot;
+  const uint8_t *aFirst;       /* U8[256] */
+  const uint8_t *aBytes;       /* the strings */
+  uint32_t nBytes;
+};
+
+static int isUtf8(const uint8_t *z, size_t n);
+
+/*
+** The string of the shortest key that is a prefix of z[0..n) (n >= 1), as
+** HF finds it: returns 1 and sets *pz, *pn, or returns 0 when no key is.
+** A slot whose string lies outside the table or is not UTF-8 (a corrupt
+** file) counts as no key.
+*/
+static int pcLookup(const NormPc *t, const uint8_t *z, size_t n,
+                    const uint8_t **pz, uint32_t *pn){
+  unsigned m = t->aFirst[z[0]];
+  size_t nKey;
+  for(nKey=1; m && nKey<=n && nKey<=EMB_NORM_PC_MAXKEY; nKey++, m >>= 1){
+    uint32_t k0 = 0, k1, h, nProbe;
+    size_t j;
+    if( (m & 1)==0 ) continue;
+    for(j=0; j<nKey && j<4; j++) k0 |= (uint32_t)z[j] << (8*j);
+    k1 = (nKey>4 ? z[4] : 0) | (uint32_t)nKey<<8;
+    h = pcFnv(z, nKey) & (t->nSlot-1);
+    for(nProbe=0; nProbe<t->nSlot; nProbe++){
+      uint32_t s1 = embU32At(t->aSlot, 4*(uint64_t)h+1);
+      if( s1==0 ) break;
+      if( s1==k1 && embU32At(t->aSlot, 4*(uint64_t)h)==k0 ){
+        uint32_t off = embU32At(t->aSlot, 4*(uint64_t)h+2);
+        uint32_t len = embU32At(t->aSlot, 4*(uint64_t)h+3);
+        if( off>t->nBytes || len>t->nBytes-off
+         || !isUtf8(t->aBytes+off, len) ){
+          return 0;
+        }
+        *pz = t->aBytes+off;
+        *pn = len;
+        return 1;
+      }
+      h = (h+1) & (t->nSlot-1);
+    }
+  }
+  return 0;
+}
+
+/*
+** Precompiled, as HF runs it: over the extended grapheme clusters of the
+** text, a cluster of fewer than 6 bytes with a key as its prefix becomes
+** that key's string (the whole cluster); any other cluster goes character
+** by character, each replaced by its key's string when it has one.
+*/
+static int stepPrecompiled(const EmbNorm *p, size_t iStep, const uint8_t *z,
+                           size_t n, NormOut *o){
+  NormPc t;
+  size_t i = 0;
+  t.aSlot = p->aData + stepArg(p, iStep, 1);
+  t.nSlot = stepArg(p, iStep, 2);
+  t.aFirst = p->aData + stepArg(p, iStep, 3);
+  t.aBytes = p->aData + stepArg(p, iStep, 4);
+  t.nBytes = stepArg(p, iStep, 5);
+  if( outRoom(o, n) ) return -1;
+  while( i<n ){
+    const uint8_t *zTo;
+    uint32_t nTo;
+    size_t iEnd, j;
+    if( z[i]<0x80 && (i+1==n || (z[i+1]<0x80 && z[i]!='\r')) ){
+      /* one ASCII character, a cluster of its own: the fast path */
+      if( t.aFirst[z[i]]==0 || !pcLookup(&t, z+i, 1, &zTo, &nTo) ){
+        if( o->n>=o->nAlloc-1 && outRoom(o, 1) ) return -1;
+        o->z[o->n++] = (char)z[i];
+      }else if( outBytes(o, zTo, nTo) ){
+        return -1;
+      }
+      i++;
+      continue;
+    }
+    iEnd = embGraphemeEnd(z, n, i);
+    if( iEnd-i<6 && pcLookup(&t, z+i, iEnd-i, &zTo, &nTo) ){
+      if( outBytes(o, zTo, nTo) ) return -1;
+      i = iEnd;
+      continue;
+    }
+    for(j=i; j<iEnd; ){
+      size_t jEnd = j;
+      (void)embUtf8Next(z, iEnd, &jEnd);
+      if( pcLookup(&t, z+j, jEnd-j, &zTo, &nTo) ){
+        if( outBytes(o, zTo, nTo) ) return -1;
+      }else if( outBytes(o, z+j, jEnd-j) ){
+        return -1;
+      }
+      j = jEnd;
+    }
+    i = iEnd;
+  }
+  return 0;
+}
+
 int embNormApply(const EmbNorm *p, const char *z, size_t n, EmbNormBuf *pOut){
   const uint8_t *zIn = (const uint8_t*)z;
   size_t nIn = n, iStep;
@@ -423,6 +542,9 @@ int embNormApply(const EmbNorm *p, const char *z, size_t n, EmbNormBuf *pOut){
         break;
       case EMB_NOP_RUN:
         rc = stepRun(p, iStep, zIn, nIn, &a);
+        break;
+      case EMB_NOP_PRECOMPILED:
+        rc = stepPrecompiled(p, iStep, zIn, nIn, &a);
         break;
       case EMB_NOP_PREPEND:
         if( nIn>0 ){
@@ -562,6 +684,13 @@ int embNormCheck(EmbNorm *p, const uint8_t *aProg, size_t nProg,
         if( a[1]>1 || (a[1]==0 && !isScalar(a[2])) || a[3]==0
          || a[3]>NORM_MAX_RUN || !checkString(aData, nData, a[4], a[5], 0) ){
           zWhy = "a malformed run replacement";
+        }
+        break;
+      case EMB_NOP_PRECOMPILED:
+        if( (a[1] & 3)!=0 || a[2]==0 || (a[2] & (a[2]-1))!=0
+         || a[2]>(1u<<26) || a[1]>nData || (uint64_t)a[2]*16 > nData-a[1]
+         || a[3]>nData || 256>nData-a[3] || a[4]>nData || a[5]>nData-a[4] ){
+          zWhy = "a Precompiled table outside norm.data";
         }
         break;
       case EMB_NOP_PREPEND:

@@ -34,6 +34,18 @@
 **                  Replace with the regex "X{n,}" ("X+" is n = 1): each
 **                  maximal run of n or more such characters becomes content
 **   PREPEND        a1, a2 = the string: Prepend (to a non-empty text)
+**   PRECOMPILED    a1 = offset of a hash table (a multiple of 4), a2 = its
+**                  slots (a power of two), a3 = offset of a U8[256] table,
+**                  a4, a5 = the replacement strings' bytes: SentencePiece's
+**                  precompiled_charsmap, the keys of its trie (those HF can
+**                  reach) in a table.  A slot is U32 (k0, k1, offset,
+**                  length): key bytes 0..3 in k0 (little-endian, zero
+**                  padded), byte 4 in k1's low byte, the key's length
+**                  (1..5; 0 = empty slot) in k1's second byte; the key
+**                  becomes aData[a4+offset .. +length).  Slot = FNV-1a of
+**                  the key's bytes mod a2, then linear probing.  Byte b of
+**                  the U8 table has bit L-1 set when a key of L bytes
+**                  starts with b.
 ** Unused arguments are 0.
 */
 #ifndef EMB_TOKENIZER_NORMALIZE_H
@@ -50,7 +62,12 @@
 #define EMB_NOP_MAP            6
 #define EMB_NOP_RUN            7
 #define EMB_NOP_PREPEND        8
-#define EMB_NOP_LAST           8
+#define EMB_NOP_PRECOMPILED    9
+#define EMB_NOP_LAST           9
+
+/* Precompiled's key table: a key is at most this many bytes (HF looks a
+** grapheme up whole only when it is shorter than 6 bytes) */
+#define EMB_NORM_PC_MAXKEY     5
 
 #define EMB_NORM_STEP_WORDS    8      /* U32 words of a step */
 #define EMB_NORM_MAX_STEPS     1024   /* steps of a program, at most */

@@ -59,16 +59,31 @@ cfgs.push({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: fals
             strip_accents: null, lowercase: true });
 cfgs.push({ type: 'BertNormalizer', clean_text: true, handle_chinese_chars: true,
             strip_accents: null, lowercase: false });
+// SentencePiece charsmaps (Precompiled): those of the shared tokenizers
+const precompiled = [];
+if (existsSync(shared + '/tokenizers')) {
+  for (const f of ['t5_small_tokenizer.json', 'nmt_unigram_tokenizer.json']) {
+    if (!existsSync(shared + '/tokenizers/' + f)) continue;
+    const n = JSON.parse(readFileSync(shared + '/tokenizers/' + f, 'utf8')).normalizer;
+    const pc = n.type === 'Precompiled' ? n : n.normalizers.find(m => m.type === 'Precompiled');
+    cfgs.push(pc);
+    precompiled.push(cfgs.length - 1);
+  }
+}
 const perChar = cfgs.length;     // the normalizers above get every code point
 
 // The normalizers of the project's shared tokenizers (those this code
 // implements), over the golden texts
 const texts = [];
 const named = [];
+const same = [];
 if (existsSync(shared + '/tokenizers')) {
   for (const f of readdirSync(shared + '/tokenizers').sort()) {
     const j = JSON.parse(readFileSync(shared + '/tokenizers/' + f, 'utf8'));
-    if (!j.normalizer || JSON.stringify(j.normalizer).includes('Precompiled')) continue;
+    if (!j.normalizer) continue;
+    const js = JSON.stringify(j.normalizer);
+    const k = cfgs.findIndex(c => JSON.stringify(c) === js);
+    if (k >= 0) { same.push(k); continue; }   // already in the list: add the texts
     named.push(j.normalizer);
   }
   for (const f of readdirSync(shared + '/golden').sort()) {
@@ -89,7 +104,13 @@ const pool = ['a', 'b', 'c', 'e', 'aa', 'ab', 'A', 'B', 'I', 'S', 'Z', 'ß', 'İ
   '\uFEFF', '\u00AD', '\uFFFD', '\u0000', '\u0001', '\u007F', '.', ',', '!', '?',
   '"', "'", '#', '$', '%', '&', '(', ')', '*', '+', '-', '/', ':', ';', '<', '=',
   '>', '@', '[', '\\', ']', '^', '_', '`', '{', '|', '}', '~', '¿', '\u2581',
-  '\uE000', 'ｈ', 'Ⅻ', '①', 'ﬁ', 'Hello', 'WORLD'];
+  '\uE000', 'ｈ', 'Ⅻ', '①', 'ﬁ', 'Hello', 'WORLD',
+  // for Precompiled: characters its charsmaps map, and grapheme clusters
+  'ª', '²', 'µ', 'Ａ', '＞', '\u0338', 'ｶ', 'ﾞ', '\u3099', 'カ', '\r\n', '\r',
+  '\u1100', '\u1161', '\u11A8', '\uAC01', '\u{1F1E6}', '\u{1F1FA}', '\u{1F468}',
+  '\u{1F469}', '\u{1F3FB}', '\u0915', '\u094D', '\u0937', '\u093F', '\u0958',
+  '\u0600', '\u0903', '\u0E33', '\uFE0F', '\u2764', '\u00BD', '\u2160', '\u3000',
+  '\u200C', '\u1160', '\u0CF3'];
 let seed = 4242;
 const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed; };
 const randoms = [''];
@@ -100,6 +121,15 @@ for (let k = 0; k < (small ? 120 : 4000); k++) {
   randoms.push(s);
 }
 const chunks = [];
+const probes = [];     // after a mapped character: does each code point join it?
+for (let lo = 0; lo <= 0xFFFF; lo += 256) {
+  let s = '';
+  for (let c = lo; c < lo + 256; c++) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;
+    s += '\u00AA' + String.fromCodePoint(c) + ' ';
+  }
+  if (!small || lo % 4096 === 0) probes.push(s);
+}
 if (!small) {
   for (let lo = 0; lo <= 0x10FFFF; lo += 256) {
     let s = '';
@@ -121,7 +151,9 @@ all.forEach((n, k) => {
     model: { type: 'WordLevel', vocab: { '[UNK]': 0 }, unk_token: '[UNK]' } };
   const norm = T.Tokenizer.fromString(JSON.stringify(tj)).getNormalizer();
   out.push(JSON.stringify({ cfg: k, normalizer: n }));
-  const inputs = k < perChar ? randoms.concat(chunks) : randoms.concat(small ? texts.slice(0, 150) : texts);
+  let inputs = k < perChar ? randoms.concat(chunks) : randoms.concat(small ? texts.slice(0, 150) : texts);
+  if (same.includes(k)) inputs = inputs.concat(small ? texts.slice(0, 150) : texts);
+  if (JSON.stringify(n).includes('Precompiled')) inputs = inputs.concat(probes);
   for (const s of inputs) {
     out.push(JSON.stringify({ cfg: k, hex: hex(s), out: hex(norm.normalizeString(s)) }));
     if (out.length >= 4096) flush();
