@@ -82,6 +82,7 @@ SHARED_DIR := $(wildcard ../shared)
 ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
                $(BUILD)/test/m2v_bert_bf16.emb $(BUILD)/test/m2v_vocabq.emb \
+               $(BUILD)/test/m2v_t5_f16.emb $(BUILD)/test/m2v_nmt_i8.emb \
                $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
@@ -163,6 +164,21 @@ $(BUILD)/test/m2v_vocabq.emb: $(M2V_VQ)/model.safetensors $(M2V_VQ)/tokenizer.js
     $(BUILD)/embed-convert
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert model2vec $(M2V_VQ) -o $@ 2>/dev/null
+
+# Synthetic Model2Vec folders for the two SentencePiece tokenizers (T5's
+# Precompiled normalizer with WhitespaceSplit + the older Metaspace; a
+# Marian-style Sequence[Precompiled, Strip, Replace] with Metaspace split)
+M2V_T5  := ../shared/models/synthetic_m2v_t5_f16
+M2V_NMT := ../shared/models/synthetic_m2v_nmt_i8
+$(BUILD)/test/m2v_t5_f16.emb: $(M2V_T5)/model.safetensors $(M2V_T5)/tokenizer.json \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_T5) -o $@ 2>/dev/null
+
+$(BUILD)/test/m2v_nmt_i8.emb: $(M2V_NMT)/model.safetensors $(M2V_NMT)/tokenizer.json \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_NMT) -o $@ 2>/dev/null
 
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3

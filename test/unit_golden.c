@@ -24,6 +24,12 @@
 **                      quantized (Unigram: BertNormalizer, Replace, Strip,
 **                      Metaspace; F32 rows shared through mapping, F64
 **                      weights)
+**   m2v_t5_f16.emb     ../shared/models/synthetic_m2v_t5_f16 (T5's Unigram:
+**                      Precompiled, WhitespaceSplit + the older Metaspace;
+**                      F16 rows)
+**   m2v_nmt_i8.emb     ../shared/models/synthetic_m2v_nmt_i8 (Unigram with
+**                      Sequence[Precompiled, Strip, Replace] and Metaspace
+**                      split; I8 rows, F16 weights)
 ** The goldens come from $SHARED/golden unless GOLDEN_DIR is given.  When
 ** the goldens are missing it says so and skips; a missing model fails.
 **
@@ -76,9 +82,12 @@ static int bVerbose = 0;
 #define M_POTION 2
 #define M_BERT   3
 #define M_M2VQ   4
-#define N_MODEL  5
+#define M_T5     5
+#define M_NMT    6
+#define N_MODEL  7
 static const char *azModelFile[N_MODEL] = {
-  "l2.emb", "l3.emb", "potion.emb", "m2v_bert_bf16.emb", "m2v_vocabq.emb"
+  "l2.emb", "l3.emb", "potion.emb", "m2v_bert_bf16.emb", "m2v_vocabq.emb",
+  "m2v_t5_f16.emb", "m2v_nmt_i8.emb"
 };
 
 /* Which model a golden file is for, and what it checks */
@@ -115,6 +124,16 @@ static const GoldenFile aFile[] = {
   { "m2v_vocabq_unigram_public_real.jsonl",      M_M2VQ, 0, 0 },
   { "m2v_vocabq_embed_public.jsonl",             M_M2VQ, 1, 1e-5 },
   { "m2v_vocabq_embed_real.jsonl",               M_M2VQ, 1, 1e-5 },
+  { "t5_small_public.jsonl",                     M_T5, 0, 0 },
+  { "t5_small_public_random.jsonl",              M_T5, 0, 0 },
+  { "t5_small_public_real.jsonl",                M_T5, 0, 0 },
+  { "synthetic_m2v_t5_f16_embed_public.jsonl",   M_T5, 1, 1e-5 },
+  { "synthetic_m2v_t5_f16_embed_real.jsonl",     M_T5, 1, 1e-5 },
+  { "nmt_unigram_public.jsonl",                  M_NMT, 0, 0 },
+  { "nmt_unigram_public_random.jsonl",           M_NMT, 0, 0 },
+  { "nmt_unigram_public_real.jsonl",             M_NMT, 0, 0 },
+  { "synthetic_m2v_nmt_i8_embed_public.jsonl",   M_NMT, 1, 1e-5 },
+  { "synthetic_m2v_nmt_i8_embed_real.jsonl",     M_NMT, 1, 1e-5 },
 };
 
 static int fileExists(const char *z){
