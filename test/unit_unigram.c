@@ -13,7 +13,8 @@
 ** vocabulary.  Then long and degenerate texts through the real model:
 ** a megabyte of one letter, of spaces, of U+2581, of unknown characters,
 ** of random code points: ids in range, and one character with no piece
-** (fused unknowns) the same token at any length.  The last line is
+** (fused unknowns) the same token at any length; the same texts through
+** the T5 and NMT models (Precompiled normalizers) when they are built.  The last line is
 ** "N passed, N failed".
 */
 #include "model.h"
@@ -315,6 +316,25 @@ int main(int argc, char **argv){
   testHostileText(p);
   embModelFree(p);
   free(a);
+  /* the same texts through the SentencePiece ones (Precompiled) */
+  {
+    static const char *azOther[] = { "m2v_t5_f16.emb", "m2v_nmt_i8.emb" };
+    size_t k;
+    for(k=0; k<sizeof(azOther)/sizeof(azOther[0]); k++){
+      EmbModel *q = 0;
+      snprintf(zPath, sizeof(zPath), "%s/%s", zDir, azOther[k]);
+      if( stat(zPath, &st)!=0 ) continue;
+      zErr = 0;
+      if( embModelAcquire(zPath, &q, &zErr) ){
+        CHECK(0, zErr ? zErr : "out of memory");
+        embFree(zErr);
+        continue;
+      }
+      CHECK(tokensOk(q), azOther[k]);
+      testHostileText(q);
+      embModelRelease(q);
+    }
+  }
   printf("%d passed, %d failed\n", nPass, nFail);
   return nFail>0;
 }
