@@ -662,6 +662,10 @@ static int ncNode(Nc *x, const cJSON *pN, int iDepth){
   if( strcmp(zType, "Precompiled")==0 ){
     return ncPrecompiled(x, pN);
   }
+  if( strcmp(zType, "NFD")==0 ) return ncStep(x, EMB_NOP_NFD, 0, 0);
+  if( strcmp(zType, "NFKD")==0 ) return ncStep(x, EMB_NOP_NFKD, 0, 0);
+  if( strcmp(zType, "NFC")==0 ) return ncStep(x, EMB_NOP_NFC, 0, 0);
+  if( strcmp(zType, "NFKC")==0 ) return ncStep(x, EMB_NOP_NFKC, 0, 0);
   if( strcmp(zType, "Lowercase")==0 ){
     return ncStep(x, EMB_NOP_LOWER, 0, 0);
   }
