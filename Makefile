@@ -78,7 +78,7 @@ TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
                $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
-.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index bench-shards tsan newsqlite clean
+.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-normalize bench-index bench-shards tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
@@ -354,6 +354,16 @@ $(BUILD)/bench_tokenize: $(BENCH_TOK_SRC) $(EXT_HDR) | $(BUILD)
 
 bench-tokenize: all $(BUILD)/bench_tokenize
 	@bash bench/tokenize.sh $(BUILD)
+
+# The normalizer programs against Hugging Face's normalizers (npm).
+BENCH_NORM_SRC := bench/normalize.c ext/convert/normalizer.c ext/convert/writer.c \
+                  ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
+                  ext/model.c ext/safetensors.c
+$(BUILD)/bench_normalize: $(BENCH_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
+bench-normalize: $(BUILD)/bench_normalize
+	@bash bench/normalize.sh $(BUILD)
 
 # embed_index beside sqlite-vec's vec0 (npm), into bench/INDEX.md.
 $(BUILD)/bench_index: bench/index.c | $(BUILD)
