@@ -397,7 +397,7 @@ MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/unicode_norm.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
 FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
-              fuzz_wordpiece fuzz_sql fuzz_shadow)
+              fuzz_wordpiece fuzz_sql fuzz_shadow fuzz_norm)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -414,6 +414,14 @@ build/fuzz/fuzz_wordpiece: test/fuzz/fuzz_wordpiece.c $(MODEL_SRC) $(EXT_HDR)
 build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< ext/vecjson.c -o $@ -lm -lpthread
+
+# The normalizer programs: compiled from fuzzed JSON, or fuzzed as a model
+# file would hold them, and run.
+NORM_FUZZ_SRC := ext/convert/normalizer.c ext/convert/writer.c ext/tokenizer/normalize.c \
+                 ext/unicode_norm.c ext/unicode.c ext/model.c ext/safetensors.c
+build/fuzz/fuzz_norm: test/fuzz/fuzz_norm.c $(NORM_FUZZ_SRC) $(CONVERT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(NORM_FUZZ_SRC) -o $@ -lm -lpthread -lcjson
 
 # The whole extension compiled in (SQLITE_CORE) beside the system SQLite.
 build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)

@@ -751,8 +751,10 @@ static int isScalar(uint32_t c){
 int embNormCheck(EmbNorm *p, const uint8_t *aProg, size_t nProg,
                  const uint8_t *aData, size_t nData, const char *zLabel,
                  char **pzErr){
+  static const uint8_t aEmpty[1] = {0};
   size_t i;
   memset(p, 0, sizeof(*p));
+  if( aData==0 ){ aData = aEmpty; nData = 0; }   /* so that aData+0 is fine */
   if( nProg>EMB_NORM_MAX_STEPS ){
     *pzErr = embMprintf("model '%s': its normalizer has %llu steps, more "
                         "than %d", zLabel, (unsigned long long)nProg,
