@@ -153,7 +153,7 @@ static void check(int bOk, const char *zWhat){
 ** of the message it must give */
 static void testRefused(void){
   static const char *aCase[][2] = {
-    {"{\"type\":\"Nmt\"}", "unsupported tokenizer feature: normalizer type 'Nmt'"},
+    {"{\"type\":\"Frob\"}", "unsupported tokenizer feature: normalizer type 'Frob'"},
     {"{\"type\":\"ByteLevel\"}", "normalizer type 'ByteLevel'"},
     {"{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Lowercase\"},"
      "{\"type\":\"Frobnicate\"}]}", "normalizer type 'Frobnicate'"},

@@ -50,6 +50,10 @@ const cfgs = [
     { type: 'Sequence', normalizers: [ { type: 'StripAccents' },
       { type: 'Strip', strip_left: false, strip_right: true } ] } ] },
 ];
+cfgs.push({ type: 'Nmt' },
+  { type: 'Sequence', normalizers: [
+    { type: 'Replace', pattern: { String: 'a' }, content: '\t' }, { type: 'Nmt' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '\u0001' }] });
 cfgs.push({ type: 'NFD' }, { type: 'NFKD' }, { type: 'NFC' }, { type: 'NFKC' },
   { type: 'Sequence', normalizers: [{ type: 'NFKD' }, { type: 'StripAccents' },
     { type: 'Lowercase' }] },
