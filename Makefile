@@ -83,7 +83,7 @@ all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/sl
      $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
      $(BUILD)/auto_linked $(BUILD)/auto_plain \
-     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault
+     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault $(BUILD)/fault_norm
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -192,6 +192,14 @@ NORM_SRC := test/unit_norm.c ext/convert/normalizer.c ext/convert/writer.c \
             ext/model.c ext/safetensors.c
 $(BUILD)/unit_norm: $(NORM_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
+# Every allocation of the normalizers' compiler and run-time failed in turn.
+FAULT_NORM_SRC := test/norm/fault_norm.c ext/convert/normalizer.c ext/convert/writer.c \
+                  ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
+                  ext/model.c ext/safetensors.c
+$(BUILD)/fault_norm: $(FAULT_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_NORM_SRC) \
+	  -o $@ -lm -lcjson
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
