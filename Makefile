@@ -194,9 +194,11 @@ $(BUILD)/unit_norm: $(NORM_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(NORM_SRC) -o $@ $(LDLIBS) -lcjson
 
 # Every allocation of the normalizers' compiler and run-time failed in turn.
-FAULT_NORM_SRC := test/norm/fault_norm.c ext/convert/normalizer.c ext/convert/writer.c \
-                  ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
-                  ext/model.c ext/safetensors.c
+# (the tokenizers with the loader: model.c may call any of them)
+NORM_LIB_SRC := ext/model.c ext/safetensors.c ext/unicode.c ext/unicode_norm.c \
+                ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+FAULT_NORM_SRC := test/norm/fault_norm.c ext/convert/normalizer.c \
+                  ext/convert/writer.c $(NORM_LIB_SRC)
 $(BUILD)/fault_norm: $(FAULT_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_NORM_SRC) \
 	  -o $@ -lm -lcjson
@@ -364,9 +366,8 @@ bench-tokenize: all $(BUILD)/bench_tokenize
 	@bash bench/tokenize.sh $(BUILD)
 
 # The normalizer programs against Hugging Face's normalizers (npm).
-BENCH_NORM_SRC := bench/normalize.c ext/convert/normalizer.c ext/convert/writer.c \
-                  ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
-                  ext/model.c ext/safetensors.c
+BENCH_NORM_SRC := bench/normalize.c ext/convert/normalizer.c \
+                  ext/convert/writer.c $(NORM_LIB_SRC)
 $(BUILD)/bench_normalize: $(BENCH_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_NORM_SRC) -o $@ $(LDLIBS) -lcjson
 
@@ -425,8 +426,7 @@ build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 
 # The normalizer programs: compiled from fuzzed JSON, or fuzzed as a model
 # file would hold them, and run.
-NORM_FUZZ_SRC := ext/convert/normalizer.c ext/convert/writer.c ext/tokenizer/normalize.c \
-                 ext/unicode_norm.c ext/unicode.c ext/model.c ext/safetensors.c
+NORM_FUZZ_SRC := ext/convert/normalizer.c ext/convert/writer.c $(NORM_LIB_SRC)
 build/fuzz/fuzz_norm: test/fuzz/fuzz_norm.c $(NORM_FUZZ_SRC) $(CONVERT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(NORM_FUZZ_SRC) -o $@ -lm -lpthread -lcjson
