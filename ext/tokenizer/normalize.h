@@ -135,8 +135,9 @@ int embNormBind(struct EmbModel *pModel, char **pzErr);
 /*
 ** Normalize the valid UTF-8 text z[0..n) with the program p into *pOut
 ** (pOut->z[0..pOut->n), NUL-terminated; its earlier contents are
-** replaced).  Returns 0, or -1 when out of memory.  The output is valid
-** UTF-8.  p must have no steps or have passed embNormCheck().
+** replaced).  Returns 0, or -1 when out of memory (*pOut stays freeable
+** and reusable).  The output is valid UTF-8.  z must not point into
+** *pOut's buffers.  p must have no steps or have passed embNormCheck().
 */
 int embNormApply(const EmbNorm *p, const char *z, size_t n, EmbNormBuf *pOut);
 
