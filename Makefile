@@ -86,12 +86,12 @@ TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
                $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
-.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index bench-shards tsan newsqlite clean
+.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-normalize bench-index bench-shards tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
      $(BUILD)/auto_linked $(BUILD)/auto_plain \
-     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault
+     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault $(BUILD)/fault_norm
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -230,6 +230,16 @@ NORM_SRC := test/unit_norm.c ext/convert/normalizer.c ext/convert/writer.c \
             ext/tokenizer/pretok.c ext/model.c ext/safetensors.c
 $(BUILD)/unit_norm: $(NORM_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
+# Every allocation of the normalizers' compiler and run-time failed in turn.
+# (the tokenizers with the loader: model.c may call any of them)
+NORM_LIB_SRC := ext/model.c ext/safetensors.c ext/unicode.c ext/unicode_norm.c \
+                ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+FAULT_NORM_SRC := test/norm/fault_norm.c ext/convert/normalizer.c \
+                  ext/convert/writer.c $(NORM_LIB_SRC)
+$(BUILD)/fault_norm: $(FAULT_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_NORM_SRC) \
+	  -o $@ -lm -lcjson
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
@@ -397,6 +407,15 @@ $(BUILD)/bench_tokenize: $(BENCH_TOK_SRC) $(EXT_HDR) | $(BUILD)
 bench-tokenize: all $(BUILD)/bench_tokenize
 	@bash bench/tokenize.sh $(BUILD)
 
+# The normalizer programs against Hugging Face's normalizers (npm).
+BENCH_NORM_SRC := bench/normalize.c ext/convert/normalizer.c \
+                  ext/convert/writer.c $(NORM_LIB_SRC)
+$(BUILD)/bench_normalize: $(BENCH_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
+bench-normalize: $(BUILD)/bench_normalize
+	@bash bench/normalize.sh $(BUILD)
+
 # embed_index beside sqlite-vec's vec0 (npm), into bench/INDEX.md.
 $(BUILD)/bench_index: bench/index.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3 -lm
@@ -429,7 +448,7 @@ MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
               ext/unicode_norm.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
 FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
-              fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow)
+              fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow fuzz_norm)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -450,6 +469,13 @@ build/fuzz/fuzz_unigram: test/fuzz/fuzz_unigram.c $(MODEL_SRC) $(EXT_HDR)
 build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< ext/vecjson.c -o $@ -lm -lpthread
+
+# The normalizer programs: compiled from fuzzed JSON, or fuzzed as a model
+# file would hold them, and run.
+NORM_FUZZ_SRC := ext/convert/normalizer.c ext/convert/writer.c $(NORM_LIB_SRC)
+build/fuzz/fuzz_norm: test/fuzz/fuzz_norm.c $(NORM_FUZZ_SRC) $(CONVERT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(NORM_FUZZ_SRC) -o $@ -lm -lpthread -lcjson
 
 # The whole extension compiled in (SQLITE_CORE) beside the system SQLite.
 build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)

@@ -116,3 +116,69 @@ size_t embGraphemeEnd(const uint8_t *z, size_t n, size_t i){
   }
   return n;
 }
+
+#define HANGUL_S  0xAC00
+#define HANGUL_L  0x1100
+#define HANGUL_V  0x1161
+#define HANGUL_T  0x11A7
+#define HANGUL_NL 19
+#define HANGUL_NV 21
+#define HANGUL_NT 28
+#define HANGUL_N  (HANGUL_NL*HANGUL_NV*HANGUL_NT)
+
+int embNormDecompose(uint32_t c, int bCompat, uint32_t *aOut){
+  size_t lo = 0, hi = sizeof(aEmbNormNfkd)/sizeof(aEmbNormNfkd[0]);
+  if( c<0xA0 ){ aOut[0] = c; return 1; }
+  if( c>=HANGUL_S && c<HANGUL_S+HANGUL_N ) return embBertNfd(c, aOut);
+  if( !bCompat ){
+    int n = (embBertClass(c) & EMB_BERT_NFD) ? embBertNfd(c, aOut) : 0;
+    if( n==0 ){ aOut[0] = c; n = 1; }
+    return n;
+  }
+  while( lo<hi ){
+    size_t mid = (lo+hi)/2;
+    if( c<aEmbNormNfkd[mid].cp ){
+      hi = mid;
+    }else if( c>aEmbNormNfkd[mid].cp ){
+      lo = mid+1;
+    }else{
+      int n = aEmbNormNfkd[mid].n, k;
+      for(k=0; k<n && k<EMB_NORM_MAXDECOMP; k++){
+        aOut[k] = aEmbNormNfkdPool[aEmbNormNfkd[mid].off + k];
+      }
+      return k;
+    }
+  }
+  aOut[0] = c;
+  return 1;
+}
+
+uint32_t embNormCompose(uint32_t a, uint32_t b){
+  uint64_t key = (uint64_t)a<<32 | b;
+  size_t lo = 0, hi = sizeof(aEmbNormComp)/sizeof(aEmbNormComp[0]);
+  if( a>=HANGUL_L && a<HANGUL_L+HANGUL_NL && b>=HANGUL_V
+   && b<HANGUL_V+HANGUL_NV ){
+    return HANGUL_S + ((a-HANGUL_L)*HANGUL_NV + (b-HANGUL_V))*HANGUL_NT;
+  }
+  if( a>=HANGUL_S && a<HANGUL_S+HANGUL_N && (a-HANGUL_S)%HANGUL_NT==0
+   && b>HANGUL_T && b<HANGUL_T+HANGUL_NT ){
+    return a + (b-HANGUL_T);
+  }
+  while( lo<hi ){
+    size_t mid = (lo+hi)/2;
+    uint64_t k = (uint64_t)aEmbNormComp[mid][0]<<32 | aEmbNormComp[mid][1];
+    if( key<k ){
+      hi = mid;
+    }else if( key>k ){
+      lo = mid+1;
+    }else{
+      return aEmbNormComp[mid][2];
+    }
+  }
+  return 0;
+}
+
+int embNormCcc(uint32_t c){
+  if( c<0x300 ) return 0;
+  return (embBertClass(c) & EMB_BERT_CCC) ? embBertCcc(c) : 0;
+}

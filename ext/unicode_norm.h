@@ -6,6 +6,8 @@
 **
 **     if( !embNormIsMark(c) ) keep(c);         StripAccents
 **     j = embGraphemeEnd(z, n, i);             z[i..j) is one grapheme
+**     n = embNormDecompose(c, 1, a);           NFKD of c: a[0..n)
+**     c = embNormCompose(a, b);                NFC's pairs (0: none)
 **
 ** No SQLite types, no allocation.
 */
@@ -25,5 +27,19 @@ int embNormIsMark(uint32_t c);
 ** valid UTF-8 text z[0..n), i<n: the offset just past its last byte.
 */
 size_t embGraphemeEnd(const uint8_t *z, size_t n, size_t i);
+
+/*
+** NFD, NFKD and composition as Hugging Face's NFx normalizers have them
+** (Unicode 9.0.0 data; later characters neither decompose nor compose).
+** embNormDecompose(): the full canonical (bCompat 0) or compatibility
+** (bCompat 1) decomposition of c to aOut (room for EMB_NORM_MAXDECOMP),
+** canonically ordered; returns the count, 1 with aOut[0] = c when c has
+** none.  embNormCompose(): the primary composite of a followed by b, or
+** 0.  embNormCcc(): the canonical combining class (9.0).
+*/
+#define EMB_NORM_MAXDECOMP 18
+int embNormDecompose(uint32_t c, int bCompat, uint32_t *aOut);
+uint32_t embNormCompose(uint32_t a, uint32_t b);
+int embNormCcc(uint32_t c);
 
 #endif /* EMB_UNICODE_NORM_H */

@@ -112,6 +112,7 @@ run "$BUILD/threads"
 echo "== $BUILD: allocation faults"
 run "$BUILD/fault"
 run "$BUILD/fault_convert"
+run "$BUILD/fault_norm"
 # The N-th write, sync or truncate fails, the disk fills, or a read comes
 # back short, under embed_index's writes, queries and migration, in WAL and
 # rollback-journal modes (test/iofault.c).

@@ -34,6 +34,17 @@ The data come from the npm packages @unicode/unicode-9.0.0 and -17.0.0
 refuses any other package or version, so the committed table cannot
 change silently.
 
+Why Unicode 9.0.0 for NFC, NFD, NFKC and NFKD: Hugging Face's normalizers
+of those names run its unicode-normalization-alignments crate, whose data
+are of Unicode 9.0.0 (the same as its BertNormalizer's NFD; see
+gen_unicode.py): a character assigned later is neither decomposed nor
+composed, and its combining class is 0.  Decompositions, compositions and
+their exclusions are stable once a character is assigned, so they are
+taken from Python's unicodedata (checked: 14.0.0) for the code points
+assigned in 9.0.0 only (General_Category other than Unassigned in the 9.0
+package), and checked against every code point through HF's own nfc/nfd/
+nfkc/nfkdNormalizer (test/norm/run.sh).
+
 Tables:
   aEmbNormMark[]  sorted, non-overlapping [lo, hi] ranges of
                   General_Category=Mark (9.0.0).
@@ -42,6 +53,13 @@ Tables:
                   Grapheme_Cluster_Break (EMB_GCB_*; Other where no range
                   says), bit 4 Extended_Pictographic, bits 5-6
                   Indic_Conjunct_Break (1 Linker, 2 Consonant, 3 Extend).
+  aEmbNormNfkd[]  sorted (code point, offset, length): the full
+                  compatibility decomposition (NFKD) of each code point of
+                  9.0 that has one, but the Hangul syllables (decomposed by
+                  arithmetic), is aEmbNormNfkdPool[offset .. +length).
+  aEmbNormComp[]  sorted (first, second, composite): the canonical
+                  compositions of 9.0 (primary composites, not excluded),
+                  but Hangul's.
 """
 import json
 import os
@@ -94,7 +112,8 @@ def ranges(cps):
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
-    d9 = load(sys.argv[1], PACKAGE9, ["General_Category/Mark"])
+    d9 = load(sys.argv[1], PACKAGE9, ["General_Category/Mark",
+                                      "General_Category/Unassigned"])
     mark = ranges(d9["General_Category/Mark"])
     sets17 = (["Grapheme_Cluster_Break/" + g for g in GCB[1:]]
               + ["Binary_Property/Extended_Pictographic",
@@ -124,6 +143,30 @@ def main():
     for cp, b in list(bits.items()):
         if (b & 15) in (4, 5) and cp not in linker and cp != 0x200C:
             bits[cp] = b | (3 << 5)
+    import unicodedata
+    unassigned9 = set(d9["General_Category/Unassigned"])
+    nfkd, pool, comp = [], [], []
+    for cp in range(0x110000):
+        if cp in unassigned9 or 0xD800 <= cp <= 0xDFFF:
+            continue
+        if 0xAC00 <= cp <= 0xD7A3:
+            continue
+        ch = chr(cp)
+        d = unicodedata.normalize("NFKD", ch)
+        if d != ch:
+            if any(ord(x) in unassigned9 for x in d):
+                sys.exit("U+%04X decomposes to a character 9.0 lacks" % cp)
+            nfkd.append((cp, len(pool), len(d)))
+            pool.extend(ord(x) for x in d)
+        m = unicodedata.decomposition(ch)
+        if m and not m.startswith("<"):
+            parts = [int(x, 16) for x in m.split()]
+            if len(parts) == 2 and unicodedata.normalize(
+                    "NFC", chr(parts[0]) + chr(parts[1])) == ch:
+                comp.append((parts[0], parts[1], cp))
+    comp.sort()
+    if max(n for _, _, n in nfkd) > 18:
+        sys.exit("a decomposition longer than 18")
     gcb = []
     for cp in sorted(bits):
         b = bits[cp]
@@ -146,6 +189,19 @@ def main():
               "aEmbNormGcb[%d] = {\n" % len(gcb))
     for lo, hi, b in gcb:
         out.write("  {0x%04X,0x%04X,%d},\n" % (lo, hi, b))
+    out.write("};\n")
+    out.write("static const struct { uint32_t cp; uint16_t off; uint8_t n; } "
+              "aEmbNormNfkd[%d] = {\n" % len(nfkd))
+    for cp, off, n in nfkd:
+        out.write("  {0x%04X,%d,%d},\n" % (cp, off, n))
+    out.write("};\n")
+    out.write("static const uint32_t aEmbNormNfkdPool[%d] = {\n" % len(pool))
+    for i in range(0, len(pool), 8):
+        out.write("  " + ",".join("0x%04X" % x for x in pool[i:i+8]) + ",\n")
+    out.write("};\n")
+    out.write("static const uint32_t aEmbNormComp[%d][3] = {\n" % len(comp))
+    for a, b, c in comp:
+        out.write("  {0x%04X,0x%04X,0x%04X},\n" % (a, b, c))
     out.write("};\n")
 
 

@@ -19,7 +19,8 @@
 ** again a map from characters to strings (the composition: each later
 ** Replace rewrites the strings of the map so far, and adds its character
 ** when the map does not have it yet), so the run becomes one MAP step: one
-** table look-up per character instead of one pass per Replace.  Regex
+** table look-up per character instead of one pass per Replace.  Nmt is
+** such a map too, and joins the run.  Regex
 ** patterns are not compiled in general: a literal is a String pattern, and
 ** one character or \s with + or {n,} (the patterns SentencePiece-derived
 ** tokenizer.json files use) becomes RUN; any other regex is refused, by its
@@ -621,6 +622,31 @@ static int ncNode(Nc *x, const cJSON *pN, int iDepth){
     }
     return 0;
   }
+  if( strcmp(zType, "Nmt")==0 ){
+    /* HF's Nmt: a fixed map of characters (found by running every code
+    ** point through it): these controls dropped, these spaces, format
+    ** characters and U+2581 made ' '.  No string it makes holds a
+    ** character it maps, so adding them one by one is the same map. */
+    static const uint32_t aDrop[][2] = {
+      {0x01, 0x08}, {0x0B, 0x0B}, {0x0E, 0x1F}, {0x7F, 0x7F}, {0x8F, 0x8F},
+      {0x9F, 0x9F}};
+    static const uint32_t aSpace[][2] = {
+      {0x09, 0x0A}, {0x0C, 0x0D}, {0x1680, 0x1680}, {0x200B, 0x200F},
+      {0x2028, 0x2029}, {0x2581, 0x2581}, {0xFEFF, 0xFEFF}, {0xFFFD, 0xFFFD}};
+    size_t k;
+    uint32_t c;
+    for(k=0; k<sizeof(aDrop)/sizeof(aDrop[0]); k++){
+      for(c=aDrop[k][0]; c<=aDrop[k][1]; c++){
+        if( ncMapAdd(x, c, "", 0) ) return -1;
+      }
+    }
+    for(k=0; k<sizeof(aSpace)/sizeof(aSpace[0]); k++){
+      for(c=aSpace[k][0]; c<=aSpace[k][1]; c++){
+        if( ncMapAdd(x, c, " ", 1) ) return -1;
+      }
+    }
+    return 0;
+  }
   if( strcmp(zType, "Replace")==0 ){
     const cJSON *pPat = cJSON_GetObjectItemCaseSensitive(pN, "pattern");
     const char *zTo = strItem(pN, "content");
@@ -662,6 +688,10 @@ static int ncNode(Nc *x, const cJSON *pN, int iDepth){
   if( strcmp(zType, "Precompiled")==0 ){
     return ncPrecompiled(x, pN);
   }
+  if( strcmp(zType, "NFD")==0 ) return ncStep(x, EMB_NOP_NFD, 0, 0);
+  if( strcmp(zType, "NFKD")==0 ) return ncStep(x, EMB_NOP_NFKD, 0, 0);
+  if( strcmp(zType, "NFC")==0 ) return ncStep(x, EMB_NOP_NFC, 0, 0);
+  if( strcmp(zType, "NFKC")==0 ) return ncStep(x, EMB_NOP_NFKC, 0, 0);
   if( strcmp(zType, "Lowercase")==0 ){
     return ncStep(x, EMB_NOP_LOWER, 0, 0);
   }

@@ -7,7 +7,7 @@
 **       ...zErr: "unsupported tokenizer feature: normalizer type 'Nmt'"...
 **
 ** Supported: Sequence (flattened, nested too), BertNormalizer, Lowercase,
-** Strip, StripAccents, Prepend, Precompiled (SentencePiece's
+** Strip, StripAccents, Prepend, NFC, NFD, NFKC, NFKD, Nmt, Precompiled (SentencePiece's
 ** precompiled_charsmap), Replace with a String pattern, and Replace with a
 ** Regex pattern that is a literal, or one character (or \s) with + or
 ** {n,}.  Anything else is refused by name.

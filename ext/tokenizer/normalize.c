@@ -30,6 +30,11 @@
 ** with each byte, so most characters cost one table read, and ASCII
 ** followed by ASCII skips the cluster rules.
 **
+** NFD, NFKD, NFC and NFKC decode the text into code points tagged with
+** their combining class, decompose, sort each run of non-starters by class
+** (by counting when a run is long, so that the work stays linear), compose
+** for NFC and NFKC, and encode again.
+**
 ** The program is untrusted (it comes from the model file): embNormCheck()
 ** checks every step, offset, length, string and table once, at open, so
 ** that embNormApply() needs no checks of its own -- but for Precompiled's
@@ -54,6 +59,7 @@ void embNormBufInit(EmbNormBuf *p){
 void embNormBufFree(EmbNormBuf *p){
   embFree(p->z);
   embFree(p->zAux);
+  embFree(p->aCp);
   memset(p, 0, sizeof(*p));
 }
 
@@ -505,6 +511,124 @@ static int stepPrecompiled(const EmbNorm *p, size_t iStep, const uint8_t *z,
   return 0;
 }
 
+/* ------------------------------------------------------- NFD NFC NFKx */
+
+/* Make pBuf->aCp hold at least n entries.  0, or -1 out of memory. */
+static int cpRoom(EmbNormBuf *pBuf, size_t n){
+  size_t nNew;
+  uint32_t *aNew;
+  if( n<=pBuf->nCpAlloc ) return 0;
+  if( n>((size_t)1<<60) ) return -1;
+  nNew = pBuf->nCpAlloc ? pBuf->nCpAlloc : 256;
+  while( nNew<n ) nNew *= 2;
+  aNew = embRealloc(pBuf->aCp, nNew*sizeof(uint32_t));
+  if( aNew==0 ) return -1;
+  pBuf->aCp = aNew;
+  pBuf->nCpAlloc = nNew;
+  return 0;
+}
+
+#define CP_CCC(x)  ((x)>>24)
+#define CP_CHAR(x) ((x) & 0xFFFFFF)
+
+/*
+** Sort the run a[0..n) of non-starters by combining class, stably (NFD's
+** canonical ordering): insertion for short runs, by counting for long ones
+** (aTmp has room for n), so that a hostile run costs linear time.
+*/
+static void cpSortRun(uint32_t *a, size_t n, uint32_t *aTmp){
+  size_t i;
+  if( n<=32 ){
+    for(i=1; i<n; i++){
+      uint32_t x = a[i];
+      size_t j = i;
+      while( j>0 && CP_CCC(a[j-1])>CP_CCC(x) ){ a[j] = a[j-1]; j--; }
+      a[j] = x;
+    }
+  }else{
+    size_t aStart[257];
+    memset(aStart, 0, sizeof(aStart));
+    for(i=0; i<n; i++) aStart[CP_CCC(a[i])+1]++;
+    for(i=1; i<257; i++) aStart[i] += aStart[i-1];
+    for(i=0; i<n; i++) aTmp[aStart[CP_CCC(a[i])]++] = a[i];
+    memcpy(a, aTmp, n*sizeof(uint32_t));
+  }
+}
+
+/*
+** NFD (bCompat 0) or NFKD (1), then for bCompose the canonical composition
+** (NFC, NFKC): the text is decoded into pBuf->aCp, each code point
+** decomposed and tagged with its combining class, each run of non-starters
+** sorted, then pairs composed in place (a character composes with the last
+** starter when nothing between them has a class of 0 or of its own class
+** or more), and the result encoded.
+*/
+static int stepNf(EmbNormBuf *pBuf, int bCompat, int bCompose,
+                  const uint8_t *z, size_t n, NormOut *o){
+  size_t i = 0, m = 0, k, iRun, w;
+  uint32_t *a;
+  if( outRoom(o, n) ) return -1;
+  while( i<n ){
+    uint32_t c = z[i], aDec[EMB_NORM_MAXDECOMP];
+    int nDec, j;
+    if( c<0x80 ){
+      i++;
+      if( m>=pBuf->nCpAlloc && cpRoom(pBuf, m+1) ) return -1;
+      pBuf->aCp[m++] = c;
+      continue;
+    }
+    c = embUtf8Next(z, n, &i);
+    nDec = embNormDecompose(c, bCompat, aDec);
+    if( cpRoom(pBuf, m+(size_t)nDec) ) return -1;
+    for(j=0; j<nDec; j++){
+      pBuf->aCp[m++] = aDec[j] | (uint32_t)embNormCcc(aDec[j])<<24;
+    }
+  }
+  /* room for cpSortRun's scratch: as many again */
+  if( cpRoom(pBuf, 2*m) ) return -1;
+  a = pBuf->aCp;
+  for(k=0; k<m; ){
+    if( CP_CCC(a[k])==0 ){ k++; continue; }
+    iRun = k;
+    while( k<m && CP_CCC(a[k])!=0 ) k++;
+    if( k-iRun>1 ) cpSortRun(a+iRun, k-iRun, a+m);
+  }
+  w = m;
+  if( bCompose && m>0 ){
+    size_t iStarter = (size_t)-1;
+    int lastCcc = -1;                  /* -1: nothing since the starter */
+    w = 0;
+    for(k=0; k<m; k++){
+      uint32_t x = a[k];
+      int ccc = (int)CP_CCC(x);
+      if( iStarter!=(size_t)-1 && (lastCcc==-1 || lastCcc<ccc) ){
+        uint32_t cComp = embNormCompose(CP_CHAR(a[iStarter]), CP_CHAR(x));
+        if( cComp ){
+          a[iStarter] = cComp;         /* every composite is a starter */
+          continue;
+        }
+      }
+      if( ccc==0 ){
+        iStarter = w;
+        lastCcc = -1;
+      }else{
+        lastCcc = ccc;
+      }
+      a[w++] = x;
+    }
+  }
+  for(k=0; k<w; k++){
+    uint32_t c = CP_CHAR(a[k]);
+    if( c<0x80 ){
+      if( o->n>=o->nAlloc-1 && outRoom(o, 1) ) return -1;
+      o->z[o->n++] = (char)c;
+    }else if( outChar(o, c) ){
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int embNormApply(const EmbNorm *p, const char *z, size_t n, EmbNormBuf *pOut){
   const uint8_t *zIn = (const uint8_t*)z;
   size_t nIn = n, iStep;
@@ -545,6 +669,13 @@ int embNormApply(const EmbNorm *p, const char *z, size_t n, EmbNormBuf *pOut){
         break;
       case EMB_NOP_PRECOMPILED:
         rc = stepPrecompiled(p, iStep, zIn, nIn, &a);
+        break;
+      case EMB_NOP_NFD:
+      case EMB_NOP_NFKD:
+      case EMB_NOP_NFC:
+      case EMB_NOP_NFKC:
+        rc = stepNf(pOut, op==EMB_NOP_NFKD || op==EMB_NOP_NFKC,
+                    op==EMB_NOP_NFC || op==EMB_NOP_NFKC, zIn, nIn, &a);
         break;
       case EMB_NOP_PREPEND:
         if( nIn>0 ){
@@ -620,8 +751,10 @@ static int isScalar(uint32_t c){
 int embNormCheck(EmbNorm *p, const uint8_t *aProg, size_t nProg,
                  const uint8_t *aData, size_t nData, const char *zLabel,
                  char **pzErr){
+  static const uint8_t aEmpty[1] = {0};
   size_t i;
   memset(p, 0, sizeof(*p));
+  if( aData==0 ){ aData = aEmpty; nData = 0; }   /* so that aData+0 is fine */
   if( nProg>EMB_NORM_MAX_STEPS ){
     *pzErr = embMprintf("model '%s': its normalizer has %llu steps, more "
                         "than %d", zLabel, (unsigned long long)nProg,
@@ -644,6 +777,10 @@ int embNormCheck(EmbNorm *p, const uint8_t *aProg, size_t nProg,
         break;
       case EMB_NOP_LOWER:
       case EMB_NOP_STRIP_ACCENTS:
+      case EMB_NOP_NFD:
+      case EMB_NOP_NFKD:
+      case EMB_NOP_NFC:
+      case EMB_NOP_NFKC:
         break;
       case EMB_NOP_STRIP:
         if( a[1]>1 || a[2]>1 ) zWhy = "Strip options not 0 or 1";

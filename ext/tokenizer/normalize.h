@@ -46,6 +46,8 @@
 **                  the key's bytes mod a2, then linear probing.  Byte b of
 **                  the U8 table has bit L-1 set when a key of L bytes
 **                  starts with b.
+**   NFD, NFKD,     Unicode normalization forms, with Unicode 9.0.0's data
+**   NFC, NFKC      (what tokenizers@0.23.2 uses)
 ** Unused arguments are 0.
 */
 #ifndef EMB_TOKENIZER_NORMALIZE_H
@@ -63,7 +65,11 @@
 #define EMB_NOP_RUN            7
 #define EMB_NOP_PREPEND        8
 #define EMB_NOP_PRECOMPILED    9
-#define EMB_NOP_LAST           9
+#define EMB_NOP_NFD            10
+#define EMB_NOP_NFKD           11
+#define EMB_NOP_NFC            12
+#define EMB_NOP_NFKC           13
+#define EMB_NOP_LAST           13
 
 /* Precompiled's key table: a key is at most this many bytes (HF looks a
 ** grapheme up whole only when it is shorter than 6 bytes) */
@@ -93,13 +99,14 @@ static inline int embNormActive(const EmbNorm *p){ return p->nProg>0; }
 
 /*
 ** The output of embNormApply(): z[0..n) the normalized text (followed by
-** a NUL), in memory from embMalloc() that the buffer owns.  zAux is
-** scratch space.  Reuse one across calls: it only grows.
+** a NUL), in memory from embMalloc() that the buffer owns.  zAux and aCp
+** are scratch space.  Reuse one across calls: it only grows.
 */
 typedef struct EmbNormBuf EmbNormBuf;
 struct EmbNormBuf {
   char *z;  size_t n;  size_t nAlloc;
   char *zAux;  size_t nAuxAlloc;
+  uint32_t *aCp;  size_t nCpAlloc;     /* NFx's code points */
 };
 
 void embNormBufInit(EmbNormBuf *p);
@@ -128,8 +135,9 @@ int embNormBind(struct EmbModel *pModel, char **pzErr);
 /*
 ** Normalize the valid UTF-8 text z[0..n) with the program p into *pOut
 ** (pOut->z[0..pOut->n), NUL-terminated; its earlier contents are
-** replaced).  Returns 0, or -1 when out of memory.  The output is valid
-** UTF-8.  p must have no steps or have passed embNormCheck().
+** replaced).  Returns 0, or -1 when out of memory (*pOut stays freeable
+** and reusable).  The output is valid UTF-8.  z must not point into
+** *pOut's buffers.  p must have no steps or have passed embNormCheck().
 */
 int embNormApply(const EmbNorm *p, const char *z, size_t n, EmbNormBuf *pOut);
 

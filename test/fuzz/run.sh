@@ -26,7 +26,7 @@ crash_function() {
     | sed -E 's/.* in ([A-Za-z_0-9]+) .*/\1/'
 }
 
-for t in fuzz_model fuzz_json fuzz_tokenize fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow; do
+for t in fuzz_model fuzz_json fuzz_tokenize fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow fuzz_norm; do
   bin=build/fuzz/$t
   corpus=build/fuzz/corpus/${t#fuzz_}
   mkdir -p "$corpus"

@@ -50,6 +50,14 @@ const cfgs = [
     { type: 'Sequence', normalizers: [ { type: 'StripAccents' },
       { type: 'Strip', strip_left: false, strip_right: true } ] } ] },
 ];
+cfgs.push({ type: 'Nmt' },
+  { type: 'Sequence', normalizers: [
+    { type: 'Replace', pattern: { String: 'a' }, content: '\t' }, { type: 'Nmt' },
+    { type: 'Replace', pattern: { String: ' ' }, content: '\u0001' }] });
+cfgs.push({ type: 'NFD' }, { type: 'NFKD' }, { type: 'NFC' }, { type: 'NFKC' },
+  { type: 'Sequence', normalizers: [{ type: 'NFKD' }, { type: 'StripAccents' },
+    { type: 'Lowercase' }] },
+  { type: 'Sequence', normalizers: [{ type: 'NFD' }, { type: 'Lowercase' }, { type: 'NFC' }] });
 for (let m = 0; m < 16; m++) {
   cfgs.push({ type: 'BertNormalizer', clean_text: !!(m & 1),
               handle_chinese_chars: !!(m & 2), strip_accents: !!(m & 4),
@@ -110,7 +118,15 @@ const pool = ['a', 'b', 'c', 'e', 'aa', 'ab', 'A', 'B', 'I', 'S', 'Z', 'ß', 'İ
   '\u1100', '\u1161', '\u11A8', '\uAC01', '\u{1F1E6}', '\u{1F1FA}', '\u{1F468}',
   '\u{1F469}', '\u{1F3FB}', '\u0915', '\u094D', '\u0937', '\u093F', '\u0958',
   '\u0600', '\u0903', '\u0E33', '\uFE0F', '\u2764', '\u00BD', '\u2160', '\u3000',
-  '\u200C', '\u1160', '\u0CF3'];
+  '\u200C', '\u1160', '\u0CF3',
+  // for NFC and NFKC: pieces of composites, blocked and not
+  'A\u030A', 'o\u0308\u0301', '\u1E9B\u0323', '\u0344', '\u0F73', '\u0F75', 'ﬁ',
+  '\u2126', '\u00C5', '\u0065\u0323\u0301', '\u0301\u0323', '\u05B8\u05B9',
+  '\u0B47\u0B3E', '\u0B47\u0B57', '\u0CC6\u0CD5', '\u1025\u102E', '\u{11099}\u{110BA}',
+  '\u{11131}\u{11127}', '\u{1D15F}\u{1D165}', '\uAC00\u11A8', '\u1100\u1161\u11A8',
+  '\u3131', '\u1FBF', '\u0385', '\u00A8\u0301', '\u2FA1D', '\u{2F800}', '\u0958', '\u0915\u093C',
+  '\u212B', '\u1E0A\u0323', '\u0064\u0307\u0323', '\uFDFA', '\u3300', '\u{1D400}',
+  '\u00BD', '\u2474', '\u3250', '\u{1F100}', '\u08D3', '\u1AB0', '\u1DFA'];
 let seed = 4242;
 const rnd = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed; };
 const randoms = [''];
