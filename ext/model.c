@@ -805,6 +805,7 @@ static int modelCheckUnigram(EmbModel *p, char **pzErr){
   }
   u->aPretok = pT->a;
   u->nPretok = (size_t)pT->nByte;
+  u->bPrependFirst = embPretokHasFirst(u->aPretok, u->nPretok);
 
   z = embModelMeta(p, "pre_tokenizer");
   if( z==0 || strcmp(z, "program")!=0 ){
@@ -814,6 +815,15 @@ static int modelCheckUnigram(EmbModel *p, char **pzErr){
     return 1;
   }
   if( embNormBind(p, pzErr) ) return 1;
+  {
+    size_t k;
+    for(k=0; k<p->norm.nProg; k++){
+      if( embU32At(p->norm.aProg, (uint64_t)k*EMB_NORM_STEP_WORDS)
+          ==EMB_NOP_PRECOMPILED ){
+        u->bNormPrecompiled = 1;
+      }
+    }
+  }
   return 0;
 }
 

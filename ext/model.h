@@ -133,6 +133,8 @@ struct EmbUnigram {
   double unkScore;             /* aScore[nModelVocab] */
   const uint8_t *aPretok;      /* pretok.program */
   size_t nPretok;
+  int bPrependFirst;           /* it has Metaspace prepend_scheme first */
+  int bNormPrecompiled;        /* the normalizer has a Precompiled step */
 };
 
 typedef struct EmbModel EmbModel;

@@ -22,9 +22,12 @@
 ** also put in front when the prepend scheme says so) into a buffer of its
 ** own step, then splits before each replacement (MergedWithNext) when
 ** split is set.  prepend_scheme "first" prepends only to a split that
-** starts at the first byte of the original text: Hugging Face asks for
-** offsets_original().0 == 0, which this tracks through the steps (a split
-** that starts at byte 0 of a split that does).
+** starts at the first character of the original text: Hugging Face asks
+** for offsets_original().0 == 0, true of the whole piece at the start of
+** the text and of every slice whose first character comes from the
+** original's first one (a character the normalizer made of it: "℃" is
+** "°c" after NFKC, and both "°" and "c" start the original).  Each step's
+** text carries how many of its first bytes come from there, nLead.
 **
 ** The character classes: White_Space (Rust's char::is_whitespace), the
 ** BERT punctuation of bert.c (ASCII punctuation or Unicode P*), numbers
@@ -47,6 +50,8 @@ struct PtSink {
   int iStep;             /* the next step's number */
   const uint8_t *z;      /* this step's text */
   int bAtStart;          /* this step's text starts the original text */
+  size_t nLead;          /* its first nLead bytes come from the original
+                         ** text's first character (0: none do) */
   int eBehavior;         /* EMB_SPLIT_* */
   int bInvert;
   int bPending;          /* a span is held back */
@@ -57,12 +62,15 @@ struct PtSink {
 };
 
 static int ptStep(EmbPretokRun *p, size_t iPc, int iStep, const uint8_t *z,
-                  size_t n, int bAtStart);
+                  size_t n, int bAtStart, size_t nLead);
 
-/* Hand the split z[i..e) of the sink's text to the next step */
+/* Hand the split z[i..e) of the sink's text to the next step.  A split is
+** a slice: it starts the original text when its first byte comes from the
+** original's first character (Hugging Face's offsets_original().0 == 0). */
 static void ptEmit(PtSink *s, size_t i, size_t e){
   if( s->rc || e<=i ) return;
-  s->rc = ptStep(s->p, s->iNext, s->iStep, s->z+i, e-i, s->bAtStart && i==0);
+  s->rc = ptStep(s->p, s->iNext, s->iStep, s->z+i, e-i, i<s->nLead,
+                 i<s->nLead ? s->nLead-i : 0);
 }
 
 /* The next span z[i..e) of the text, a match or not */
@@ -230,7 +238,7 @@ static int ptMetaspace(PtSink *s, const uint8_t *aOp, const uint8_t *z,
   size_t nRep = aOp[3];
   const uint8_t *zRep = aOp+4;
   uint8_t *zOut;
-  size_t i, j = 0, nSpace = 0;
+  size_t i, j = 0, nSpace = 0, nLeadOut = 0;
   int bPrepend;
   for(i=0; i<n; i++) nSpace += z[i]==' ';
   if( n>((size_t)1<<40) ) return -1;
@@ -248,6 +256,7 @@ static int ptMetaspace(PtSink *s, const uint8_t *aOp, const uint8_t *z,
     j = nRep;
   }
   for(i=0; i<n; i++){
+    if( i==s->nLead && s->nLead>0 ) nLeadOut = j;
     if( z[i]==' ' ){
       memcpy(zOut+j, zRep, nRep);
       j += nRep;
@@ -255,9 +264,16 @@ static int ptMetaspace(PtSink *s, const uint8_t *aOp, const uint8_t *z,
       zOut[j++] = z[i];
     }
   }
+  if( s->nLead>=n && s->nLead>0 ) nLeadOut = j;
+  /* the prepended replacement counts with the first character */
   s->z = zOut;
+  s->nLead = nLeadOut;
   if( !bSplit ){
-    ptEmit(s, 0, j);
+    /* the same text, not a slice of it: it starts where it started */
+    if( j>0 ){
+      s->rc = ptStep(s->p, s->iNext, s->iStep, zOut, j, s->bAtStart,
+                     nLeadOut);
+    }
     return s->rc;
   }
   /* MergedWithNext on the replacement character */
@@ -292,9 +308,10 @@ static size_t ptOpLen(const uint8_t *a, size_t iPc){
   }
 }
 
-/* Run the program from aProg[iPc] (step iStep) over z[0..n) */
+/* Run the program from aProg[iPc] (step iStep) over z[0..n), whose first
+** nLead bytes come from the original text's first character */
 static int ptStep(EmbPretokRun *p, size_t iPc, int iStep, const uint8_t *z,
-                  size_t n, int bAtStart){
+                  size_t n, int bAtStart, size_t nLead){
   const uint8_t *aOp = p->aProg + iPc;
   PtSink s;
   if( n==0 ) return 0;
@@ -305,6 +322,7 @@ static int ptStep(EmbPretokRun *p, size_t iPc, int iStep, const uint8_t *z,
   s.iStep = iStep + 1;
   s.z = z;
   s.bAtStart = bAtStart;
+  s.nLead = nLead;
   switch( aOp[0] ){
     case EMB_PT_WSSPLIT:
       s.eBehavior = EMB_SPLIT_REMOVED;
@@ -334,7 +352,25 @@ static int ptStep(EmbPretokRun *p, size_t iPc, int iStep, const uint8_t *z,
 }
 
 int embPretokRun(EmbPretokRun *p, const uint8_t *z, size_t n, int bAtStart){
-  return ptStep(p, 0, 0, z, n, bAtStart);
+  size_t nLead = 0;
+  if( bAtStart && p->nLead!=EMB_PRETOK_NO_LEAD ){
+    if( p->nLead>0 ){
+      nLead = p->nLead;
+    }else if( n>0 ){
+      nLead = z[0]<0xC0 ? 1 : z[0]<0xE0 ? 2 : z[0]<0xF0 ? 3 : 4;
+    }
+    if( nLead>n ) nLead = n;
+  }
+  return ptStep(p, 0, 0, z, n, bAtStart, nLead);
+}
+
+int embPretokHasFirst(const uint8_t *a, size_t n){
+  size_t i = 0;
+  while( i<n && a[i]!=EMB_PT_END ){
+    if( a[i]==EMB_PT_METASPACE && a[i+1]==EMB_PREPEND_FIRST ) return 1;
+    i += ptOpLen(a, i);
+  }
+  return 0;
 }
 
 int embPretokCheck(const uint8_t *a, size_t n, const char **pzWhy){

@@ -31,13 +31,21 @@ struct EmbPretokRun {
   void *pArg;
   EmbTokens *pTok;             /* its aux buffers EMB_TOK_AUX_PRETOK + k
                                ** hold step k's rewritten text */
+  size_t nLead;                /* with bAtStart: how many first bytes of
+                               ** the text come from the original text's
+                               ** first character (what the normalizer made
+                               ** of it); 0: the text's first character;
+                               ** EMB_PRETOK_NO_LEAD: none (the normalizer
+                               ** dropped it) */
 };
+#define EMB_PRETOK_NO_LEAD ((size_t)-1)
 
 /*
 ** Run the program over the valid UTF-8 text z[0..n), one piece of the text
 ** between added tokens.  bAtStart is 1 when the piece starts at the first
 ** byte of the original text (Metaspace's prepend_scheme "first" prepends
-** only there).  Returns 0, xWord's non-zero return, or -1 when out of
+** only there, and to the splits that start with what p->nLead says came
+** of the original's first character).  Returns 0, xWord's non-zero return, or -1 when out of
 ** memory.
 */
 int embPretokRun(EmbPretokRun *p, const uint8_t *z, size_t n, int bAtStart);
@@ -48,5 +56,9 @@ int embPretokRun(EmbPretokRun *p, const uint8_t *z, size_t n, int bAtStart);
 ** message in *pzWhy.
 */
 int embPretokCheck(const uint8_t *aProg, size_t nProg, const char **pzWhy);
+
+/* 1 when a checked program has a Metaspace step with prepend_scheme
+** "first" (the tokenizer then works out nLead), else 0. */
+int embPretokHasFirst(const uint8_t *aProg, size_t nProg);
 
 #endif /* EMB_TOKENIZER_PRETOK_H */

@@ -11,7 +11,9 @@
 ** 1. Added tokens are cut out of the raw text first, leftmost-longest
 **    (added.c).  Each piece between them is normalized on its own, then
 **    pre-tokenized into words; the piece at the start of the text is
-**    marked so, for Metaspace's prepend_scheme "first".
+**    marked so, for Metaspace's prepend_scheme "first", with how many of
+**    its normalized bytes the original's first character became (its
+**    first character normalized alone; pretok.h, nLead).
 ** 2. A word is segmented by Viterbi over the lattice of its pieces, as
 **    Hugging Face's Unigram::encode_optimized: from each character start
 **    s (left to right), every piece of the vocabulary that starts there
@@ -265,10 +267,37 @@ static int uniPiece(const EmbModel *p, const uint8_t *z, size_t n,
                     int bAtStart, EmbTokens *pOut){
   UniState s;
   EmbPretokRun r;
+  uint8_t aFirst[64];
+  size_t nFirst = 0, nLead = 0;
   if( embNormActive(&p->norm) ){
+    if( bAtStart && p->uni.bPrependFirst && n>0 ){
+      /* what the normalizer makes of the first character alone: those
+      ** bytes start the original text (pretok.h, nLead) */
+      size_t nChar = z[0]<0xC0 ? 1 : z[0]<0xE0 ? 2 : z[0]<0xF0 ? 3 : 4;
+      if( nChar>n ) nChar = n;
+      if( embNormApply(&p->norm, (const char*)z, nChar, &pOut->norm) ){
+        return -1;
+      }
+      nFirst = pOut->norm.n;
+      if( nFirst<=sizeof(aFirst) ) memcpy(aFirst, pOut->norm.z, nFirst);
+    }
     if( embNormApply(&p->norm, (const char*)z, n, &pOut->norm) ) return -1;
     z = (const uint8_t*)pOut->norm.z;
     n = pOut->norm.n;
+    /* Otherwise, joined with what follows (as NFC or a longer Replace
+    ** joins), the output's first character counts: the default, nLead 0.
+    ** Made nothing, it leaves nothing that starts the original text (Strip,
+    ** BertNormalizer and Replace record what they drop) -- except under
+    ** Precompiled, whose alignment Hugging Face shifts by the characters
+    ** it drops, so that the next one takes the first one's place. */
+    if( bAtStart && p->uni.bPrependFirst ){
+      if( nFirst>0 && nFirst<=sizeof(aFirst) && nFirst<=n
+       && memcmp(z, aFirst, nFirst)==0 ){
+        nLead = nFirst;
+      }else if( nFirst==0 && !p->uni.bNormPrecompiled ){
+        nLead = EMB_PRETOK_NO_LEAD;
+      }
+    }
   }
   if( n==0 ) return 0;
   memset(&s, 0, sizeof(s));
@@ -282,6 +311,7 @@ static int uniPiece(const EmbModel *p, const uint8_t *z, size_t n,
   r.xWord = uniWord;
   r.pArg = &s;
   r.pTok = pOut;
+  r.nLead = nLead;
   return embPretokRun(&r, z, n, bAtStart) ? -1 : 0;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Model2Vec folders whose tokenizer.json is one of the shared Unigram
-tokenizers with another pre-tokenizer (and no normalizer), for
+tokenizers with another pre-tokenizer (and no normalizer, its own, or
+another), for
 test/unigram/run.sh: every pre-tokenizer and option the converter reads,
 each checked against Hugging Face's own ids for the same folder.
 
@@ -55,7 +56,8 @@ def seq(*a):
     return {"type": "Sequence", "pretokenizers": list(a)}
 
 
-# name: (vocabulary, pre_tokenizer, byte_fallback)
+# name: (vocabulary, pre_tokenizer, byte_fallback[, normalizer]); without a
+# normalizer the variant has none, "keep" keeps the tokenizer's own
 VARIANTS = {
     "ws_meta_old": ("t5", seq({"type": "WhitespaceSplit"},
                               {"type": "Metaspace", "replacement": "\u2581",
@@ -81,12 +83,26 @@ VARIANTS = {
                                  meta(prepend_scheme="always")), False),
     "meta_never_split_isolated": ("m2v", seq(meta(prepend_scheme="never", split=True),
                                              split("\u2581", "Isolated", True)), False),
+    "nfkc_lower_first": ("t5", seq({"type": "Whitespace"}, meta(prepend_scheme="first")),
+                         False, {"type": "Sequence", "normalizers": [
+                             {"type": "NFKC"}, {"type": "Lowercase"}]}),
+    "precompiled_digits": ("nmt", seq({"type": "Digits", "individual_digits": True},
+                                      meta(prepend_scheme="always", split=True)),
+                           True, "keep"),
+    "m2v_first": ("m2v", seq({"type": "Punctuation"}, meta(prepend_scheme="first")),
+                  False, "keep"),
+    "t5_meta_first_added": ("t5", seq({"type": "WhitespaceSplit"},
+                                      meta(prepend_scheme="first", split=True)),
+                            False, "keep"),
 }
 
-for name, (m, pre, fallback) in VARIANTS.items():
+for name, v in VARIANTS.items():
+    m, pre, fallback = v[:3]
+    norm = v[3] if len(v) > 3 else None
     tj, folder = models[m]
     d = json.load(open(os.path.join(S, tj)))
-    d["normalizer"] = None
+    if norm != "keep":
+        d["normalizer"] = norm
     d["pre_tokenizer"] = pre
     if fallback:
         d["model"]["byte_fallback"] = True
