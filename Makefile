@@ -39,19 +39,27 @@ EXT_SRC  := ext/embed.c ext/func.c ext/func_embed.c ext/models_vtab.c ext/index.
             ext/safetensors.c ext/pool.c ext/unicode.c ext/tokenizer.c \
             ext/tokenizer/word.c ext/tokenizer/bpe.c \
             ext/tokenizer/metaspace.c ext/tokenizer/bytelevel.c \
-            ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c
+            ext/tokenizer/added.c ext/tokenizer/bert.c ext/tokenizer/wordpiece.c \
+            ext/tokenizer/normalize.c ext/unicode_norm.c \
+            ext/tokenizer/pretok.c ext/tokenizer/unigram.c
 EXT_OBJ  := $(EXT_SRC:ext/%.c=$(BUILD)/obj/%.o)
 EXT_HDR  := $(wildcard ext/*.h ext/tokenizer/*.h) include/sqlite-embed.h
 
 UNIT     := $(BUILD)/unit_kernels $(BUILD)/unit_model $(BUILD)/unit_unicode \
             $(BUILD)/unit_pool \
             $(BUILD)/unit_golden $(BUILD)/unit_index $(BUILD)/unit_wordllama \
-            $(BUILD)/unit_split $(BUILD)/unit_interrupt
+            $(BUILD)/unit_split $(BUILD)/unit_interrupt $(BUILD)/unit_norm \
+            $(BUILD)/unit_unigram
+
+# What ext/model.c needs beyond itself and ext/safetensors.c: the loader
+# checks the normalizer and pre-tokenizer programs (ext/unicode.c too).
+MODEL_DEPS  := ext/tokenizer/normalize.c ext/tokenizer/pretok.c ext/unicode_norm.c
 
 CONVERT_SRC := ext/convert/main.c ext/convert/glove.c ext/convert/info.c \
                ext/convert/writer.c ext/convert/wordllama.c ext/convert/json.c \
-               ext/convert/model2vec.c ext/model.c ext/pool.c \
-               ext/safetensors.c ext/unicode.c
+               ext/convert/model2vec.c ext/convert/normalizer.c \
+               ext/convert/pretok.c ext/convert/unigram.c ext/model.c \
+               ext/pool.c ext/safetensors.c ext/unicode.c $(MODEL_DEPS)
 CONVERT_HDR := $(wildcard ext/convert/*.h) $(EXT_HDR)
 
 # Models the tests make from the project's own fixtures, and broken copies;
@@ -73,16 +81,17 @@ M2V_RS := float32 float16 int8 sentence-transformers
 SHARED_DIR := $(wildcard ../shared)
 ifneq ($(SHARED_DIR),)
 TEST_MODELS += $(BUILD)/test/l2.emb $(BUILD)/test/l3.emb \
-               $(BUILD)/test/m2v_bert_bf16.emb \
+               $(BUILD)/test/m2v_bert_bf16.emb $(BUILD)/test/m2v_vocabq.emb \
+               $(BUILD)/test/m2v_t5_f16.emb $(BUILD)/test/m2v_nmt_i8.emb \
                $(addprefix $(BUILD)/test/m2v_rs_,$(addsuffix .emb,$(M2V_RS)))
 endif
 
-.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-index bench-shards tsan newsqlite clean
+.PHONY: all test test-one install uninstall demo model model-glove bench-quality fuzz fuzz-build valgrind bench bench-tokenize bench-normalize bench-index bench-shards tsan newsqlite clean
 all: $(BUILD)/embed.so $(BUILD)/embed_auto.so $(BUILD)/embed-convert $(BUILD)/slt $(BUILD)/quality \
      $(BUILD)/bert_hf_check \
      $(BUILD)/soak $(BUILD)/crash $(BUILD)/threads $(UNIT) $(TEST_MODELS) \
      $(BUILD)/auto_linked $(BUILD)/auto_plain \
-     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault
+     $(BUILD)/fault $(BUILD)/fault_convert $(BUILD)/iofault $(BUILD)/fault_norm
 
 $(BUILD)/obj/%.o: ext/%.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -148,6 +157,29 @@ $(BUILD)/test/m2v_bert_bf16.emb: $(M2V_BERT)/model.safetensors \
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed-convert model2vec $(M2V_BERT) -o $@ 2>/dev/null
 
+# model2vec-rs's vocabulary-quantized model: a Unigram tokenizer, F32 rows
+# shared through mapping, F64 weights
+M2V_VQ := ../shared/models/model2vec-rs/test-model-vocab-quantized
+$(BUILD)/test/m2v_vocabq.emb: $(M2V_VQ)/model.safetensors $(M2V_VQ)/tokenizer.json \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_VQ) -o $@ 2>/dev/null
+
+# Synthetic Model2Vec folders for the two SentencePiece tokenizers (T5's
+# Precompiled normalizer with WhitespaceSplit + the older Metaspace; a
+# Marian-style Sequence[Precompiled, Strip, Replace] with Metaspace split)
+M2V_T5  := ../shared/models/synthetic_m2v_t5_f16
+M2V_NMT := ../shared/models/synthetic_m2v_nmt_i8
+$(BUILD)/test/m2v_t5_f16.emb: $(M2V_T5)/model.safetensors $(M2V_T5)/tokenizer.json \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_T5) -o $@ 2>/dev/null
+
+$(BUILD)/test/m2v_nmt_i8.emb: $(M2V_NMT)/model.safetensors $(M2V_NMT)/tokenizer.json \
+    $(BUILD)/embed-convert
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed-convert model2vec $(M2V_NMT) -o $@ 2>/dev/null
+
 $(BUILD)/slt: test/slt.c | $(BUILD)
 	$(CC) $(CFLAGS) $< -o $@ -lsqlite3
 
@@ -155,9 +187,9 @@ $(BUILD)/unit_kernels: test/unit_kernels.c ext/kernels.c ext/kernels.h | $(BUILD
 	$(CC) $(CFLAGS) test/unit_kernels.c ext/kernels.c -o $@ $(LDLIBS)
 
 $(BUILD)/unit_model: test/unit_model.c ext/model.c ext/safetensors.c ext/pool.c \
-    $(EXT_HDR) | $(BUILD)
+    $(MODEL_DEPS) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_model.c ext/model.c \
-	  ext/safetensors.c ext/pool.c -o $@ $(LDLIBS)
+	  ext/safetensors.c ext/pool.c ext/unicode.c $(MODEL_DEPS) -o $@ $(LDLIBS)
 
 $(BUILD)/unit_pool: test/unit_pool.c ext/pool.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_pool.c ext/pool.c -o $@ $(LDLIBS)
@@ -168,25 +200,52 @@ $(BUILD)/unit_split: test/unit_split.c ext/segment.c ext/segment.h ext/alloc.h |
 
 $(BUILD)/unit_unicode: test/unit_unicode.c ext/unicode.c $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE test/unit_unicode.c ext/unicode.c \
-	  ext/model.c ext/safetensors.c -o $@ $(LDLIBS)
+	  ext/model.c ext/safetensors.c $(MODEL_DEPS) -o $@ $(LDLIBS)
 
 # The tokenizers and pooling against ../shared/golden (skips without it).
 GOLDEN_SRC := test/unit_golden.c ext/model.c ext/safetensors.c ext/unicode.c \
+              ext/unicode_norm.c \
               ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_golden: $(GOLDEN_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(GOLDEN_SRC) -o $@ $(LDLIBS) -lcjson
 
+# The Unigram tokenizer on corrupted tables and hostile text (needs
+# m2v_vocabq.emb from ../shared; skips without it).
+UNIGRAM_SRC := test/unit_unigram.c ext/model.c ext/safetensors.c ext/unicode.c \
+               ext/unicode_norm.c ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+$(BUILD)/unit_unigram: $(UNIGRAM_SRC) $(EXT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(UNIGRAM_SRC) -o $@ $(LDLIBS)
+
 # The BERT normalizer against Hugging Face's (test/bert/run.sh feeds it).
 BERT_SRC := test/bert/bert_hf_check.c ext/tokenizer/bert.c ext/unicode.c \
-            ext/model.c ext/safetensors.c
+            ext/model.c ext/safetensors.c $(MODEL_DEPS)
 $(BUILD)/bert_hf_check: $(BERT_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BERT_SRC) -o $@ $(LDLIBS) -lcjson
+
+# The normalizer programs: compiled from tokenizer.json, checked and run,
+# against Hugging Face's outputs (test/norm/norm_hf_small.jsonl; all of
+# them with test/norm/run.sh).
+NORM_SRC := test/unit_norm.c ext/convert/normalizer.c ext/convert/writer.c \
+            ext/tokenizer/normalize.c ext/unicode_norm.c ext/unicode.c \
+            ext/tokenizer/pretok.c ext/model.c ext/safetensors.c
+$(BUILD)/unit_norm: $(NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
+# Every allocation of the normalizers' compiler and run-time failed in turn.
+# (the tokenizers with the loader: model.c may call any of them)
+NORM_LIB_SRC := ext/model.c ext/safetensors.c ext/unicode.c ext/unicode_norm.c \
+                ext/pool.c ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
+FAULT_NORM_SRC := test/norm/fault_norm.c ext/convert/normalizer.c \
+                  ext/convert/writer.c $(NORM_LIB_SRC)
+$(BUILD)/fault_norm: $(FAULT_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_NORM_SRC) \
+	  -o $@ -lm -lcjson
 
 # embed-convert wordllama and the BPE tokenizers on tiny hand-made models.
 WL_SRC := test/unit_wordllama.c ext/convert/wordllama.c ext/convert/writer.c \
           ext/convert/json.c \
-          ext/model.c ext/safetensors.c ext/unicode.c ext/tokenizer.c \
-          $(wildcard ext/tokenizer/*.c)
+          ext/model.c ext/safetensors.c ext/unicode.c ext/unicode_norm.c \
+          ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/unit_wordllama: $(WL_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(WL_SRC) -o $@ $(LDLIBS) -lcjson
 
@@ -248,7 +307,11 @@ $(BUILD)/iofault: test/iofault.c test/faultlib.c test/faultlib.h | $(BUILD)
 
 FAULT_CONVERT_SRC := test/fault_convert.c ext/convert/glove.c \
                      ext/convert/wordllama.c ext/convert/writer.c \
-                     ext/convert/json.c ext/model.c ext/safetensors.c ext/unicode.c
+                     ext/convert/json.c ext/convert/model2vec.c \
+                     ext/convert/normalizer.c ext/convert/pretok.c \
+                     ext/convert/unigram.c ext/pool.c \
+                     ext/model.c ext/safetensors.c ext/unicode.c \
+                     $(MODEL_DEPS)
 $(BUILD)/fault_convert: $(FAULT_CONVERT_SRC) $(CONVERT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE -DEMB_FAULT_ALLOC $(FAULT_CONVERT_SRC) \
 	  -o $@ -lm -lcjson
@@ -336,12 +399,22 @@ $(BUILD)/soak: test/soak.c | $(BUILD)
 
 # Our BPE tokenizers against Hugging Face's tokenizers (needs ../shared, npm).
 BENCH_TOK_SRC := bench/tokenize.c ext/model.c ext/safetensors.c ext/unicode.c \
+                 ext/unicode_norm.c \
                  ext/tokenizer.c $(wildcard ext/tokenizer/*.c)
 $(BUILD)/bench_tokenize: $(BENCH_TOK_SRC) $(EXT_HDR) | $(BUILD)
 	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_TOK_SRC) -o $@ $(LDLIBS)
 
 bench-tokenize: all $(BUILD)/bench_tokenize
 	@bash bench/tokenize.sh $(BUILD)
+
+# The normalizer programs against Hugging Face's normalizers (npm).
+BENCH_NORM_SRC := bench/normalize.c ext/convert/normalizer.c \
+                  ext/convert/writer.c $(NORM_LIB_SRC)
+$(BUILD)/bench_normalize: $(BENCH_NORM_SRC) $(CONVERT_HDR) | $(BUILD)
+	$(CC) $(CFLAGS) -DEMB_STANDALONE $(BENCH_NORM_SRC) -o $@ $(LDLIBS) -lcjson
+
+bench-normalize: $(BUILD)/bench_normalize
+	@bash bench/normalize.sh $(BUILD)
 
 # embed_index beside sqlite-vec's vec0 (npm), into bench/INDEX.md.
 $(BUILD)/bench_index: bench/index.c | $(BUILD)
@@ -372,9 +445,10 @@ FUZZ_CC    := clang
 FUZZ_FLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Iinclude -Iext \
               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 MODEL_SRC  := ext/model.c ext/safetensors.c ext/tokenizer.c ext/unicode.c \
+              ext/unicode_norm.c \
               ext/pool.c $(wildcard ext/tokenizer/*.c)
 FUZZERS    := $(addprefix build/fuzz/,fuzz_model fuzz_json fuzz_tokenize \
-              fuzz_wordpiece fuzz_sql fuzz_shadow)
+              fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow fuzz_norm)
 
 build/fuzz/fuzz_model: test/fuzz/fuzz_model.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
@@ -388,9 +462,20 @@ build/fuzz/fuzz_wordpiece: test/fuzz/fuzz_wordpiece.c $(MODEL_SRC) $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
 
+build/fuzz/fuzz_unigram: test/fuzz/fuzz_unigram.c $(MODEL_SRC) $(EXT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(MODEL_SRC) -o $@ -lm -lpthread
+
 build/fuzz/fuzz_json: test/fuzz/fuzz_json.c ext/vecjson.c $(EXT_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< ext/vecjson.c -o $@ -lm -lpthread
+
+# The normalizer programs: compiled from fuzzed JSON, or fuzzed as a model
+# file would hold them, and run.
+NORM_FUZZ_SRC := ext/convert/normalizer.c ext/convert/writer.c $(NORM_LIB_SRC)
+build/fuzz/fuzz_norm: test/fuzz/fuzz_norm.c $(NORM_FUZZ_SRC) $(CONVERT_HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DEMB_STANDALONE $< $(NORM_FUZZ_SRC) -o $@ -lm -lpthread -lcjson
 
 # The whole extension compiled in (SQLITE_CORE) beside the system SQLite.
 build/fuzz/fuzz_sql: test/fuzz/fuzz_sql.c $(EXT_SRC) $(EXT_HDR)
@@ -408,7 +493,7 @@ valgrind:
 	@bash test/valgrind.sh build
 
 fuzz-build: $(FUZZERS) build/test/mini.emb build/test/potion.emb \
-            build/test/m2v_tiny.emb
+            build/test/m2v_tiny.emb $(if $(SHARED_DIR),build/test/m2v_vocabq.emb)
 
 fuzz: fuzz-build
 	@bash test/fuzz/run.sh $(FUZZ_SECONDS)

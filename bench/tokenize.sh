@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make bench-tokenize: our tokenizers (BPE, WordPiece) against Hugging Face's tokenizers
+# make bench-tokenize: our tokenizers (BPE, WordPiece, Unigram) against Hugging Face's tokenizers
 # (npm tokenizers@0.23.2, Rust core, from Node, one thread) on the same
 # tokenizer.json and text: ../shared/data/wikitext2_sentences.txt (each line
 # a text; HF gets them in one encodeBatch() call) and a 10 MB single-line
@@ -8,7 +8,8 @@
 # same number of tokens with the same sum of ids.
 #
 #   bash bench/tokenize.sh [BUILD]
-# Needs ../shared, the models $BUILD/test/l2.emb, l3.emb and potion.emb (make), node and
+# Needs ../shared, the models $BUILD/test/l2.emb, l3.emb and potion.emb (make; and
+# the Unigram models m2v_vocabq.emb, m2v_t5_f16.emb, m2v_nmt_i8.emb where built), node and
 # npm (tokenizers is installed into $BUILD/hf on first use).
 set -u
 BUILD=${1:-build}
@@ -37,10 +38,20 @@ fi
 export RAYON_NUM_THREADS=1 TOKENIZERS_PARALLELISM=false
 raw=$BUILD/bench-tokenize.raw
 : > "$raw"
-# The models: name:tokenizer.json (potion is the default model, WordPiece)
+# The models: name:tokenizer.json (potion is the default model, WordPiece;
+# the m2v_* are the Unigram ones, each where make has built it).
+# BENCH_MODELS="m2v_vocabq ..." runs only those.
 models="l2:$shared/tokenizers/wordllama_l2_supercat_tokenizer.json
 l3:$shared/tokenizers/llama3_tokenizer.json
 potion:models/potion-base-4m-int8/tokenizer.json"
+for m in m2v_vocabq:m2v_vocabq_unigram m2v_t5_f16:t5_small m2v_nmt_i8:nmt_unigram; do
+  [ -f "$BUILD/test/${m%%:*}.emb" ] && models="$models
+${m%%:*}:$shared/tokenizers/${m#*:}_tokenizer.json"
+done
+if [ -n "${BENCH_MODELS:-}" ]; then
+  models=$(echo "$models" | while IFS= read -r l; do
+    case " $BENCH_MODELS " in *" ${l%%:*} "*) echo "$l";; esac; done)
+fi
 for m in $models; do
   name=${m%%:*} tj=${m#*:}
   for f in "$wiki:lines" "$doc:whole"; do
@@ -58,7 +69,7 @@ echo
 echo "Made by \`make bench-tokenize\` (bench/tokenize.sh, bench/tokenize.c, bench/tokenize.mjs) on $(date -u +%Y-%m-%d)."
 echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores. Both sides one thread (HF: RAYON_NUM_THREADS=1,"
 echo "TOKENIZERS_PARALLELISM=false; sentences in one encodeBatch() call), best of 5 runs, add_special_tokens=false,"
-echo "the same tokenizer.json (ours converted by embed-convert wordllama, or model2vec for potion). MB/s counts the input's bytes."
+echo "the same tokenizer.json (ours converted by embed-convert wordllama, or model2vec for potion and the m2v_* Unigram models). MB/s counts the input's bytes."
 echo
 echo "| tokenizer | text | ours MB/s | HF tokenizers MB/s | ratio | same ids |"
 echo "|---|---|---|---|---|---|"

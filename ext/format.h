@@ -43,11 +43,44 @@
 #define EMB_MAX_ADDED_LENS  EMB_BPE_MAX_ADDED_LENS
 #define EMB_WP_MAX_CHARS    100000000          /* wordpiece.max_chars */
 
+/* Tensors of the Unigram tokenizer (unigram; it uses added.* as WordPiece) */
+#define EMB_T_UNI_SCORES    "unigram.scores"   /* F64 [V + 1] */
+#define EMB_T_UNI_TRIE      "unigram.trie"     /* U32 [nodes, 3] */
+#define EMB_T_UNI_BYTES     "unigram.bytes"    /* U32 [256] */
+#define EMB_T_PRETOK        "pretok.program"   /* U8 [n] */
+
+/* The pre-tokenizer program (pretok.program; FORMAT.md, "Pre-tokenizer
+** programs"): steps, each an op byte and its operands, then EMB_PT_END. */
+#define EMB_PT_END          0
+#define EMB_PT_WSSPLIT      1   /* WhitespaceSplit */
+#define EMB_PT_WHITESPACE   2   /* Whitespace: \w+|[^\w\s]+ */
+#define EMB_PT_PUNCT        3   /* Punctuation: behavior */
+#define EMB_PT_DIGITS       4   /* Digits: individual_digits */
+#define EMB_PT_SPLIT        5   /* Split on a string: behavior, invert,
+                                ** length (u16 LE), the string */
+#define EMB_PT_METASPACE    6   /* Metaspace: scheme, split, length, the
+                                ** replacement character (1-4 bytes) */
+#define EMB_PT_MAX_STEPS    16  /* steps in a program */
+#define EMB_PT_MAX_PATTERN  256 /* bytes of a Split string */
+
+/* SplitDelimiterBehavior, as the program writes it */
+#define EMB_SPLIT_REMOVED   0
+#define EMB_SPLIT_ISOLATED  1
+#define EMB_SPLIT_PREVIOUS  2   /* MergedWithPrevious */
+#define EMB_SPLIT_NEXT      3   /* MergedWithNext */
+#define EMB_SPLIT_CONTIG    4   /* Contiguous */
+
+/* Metaspace prepend_scheme */
+#define EMB_PREPEND_NEVER   0
+#define EMB_PREPEND_ALWAYS  1
+#define EMB_PREPEND_FIRST   2
+
 /* Tokenizer kinds, as written in __metadata__.tokenizer */
 #define EMB_TOKENIZER_WORD      "word"
 #define EMB_TOKENIZER_METASPACE "bpe-metaspace"
 #define EMB_TOKENIZER_BYTELEVEL "bpe-bytelevel"
 #define EMB_TOKENIZER_WORDPIECE "wordpiece"
+#define EMB_TOKENIZER_UNIGRAM   "unigram"
 
 /* FNV-1a, 32 bits: the hash of vocab.hash (and of every other hash table
 ** in the file, unless FORMAT.md says otherwise). */

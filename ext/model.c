@@ -31,6 +31,8 @@
 */
 #include "model.h"
 #include "format.h"
+#include "tokenizer/normalize.h"
+#include "tokenizer/pretok.h"
 #include "safetensors.h"
 #include "alloc.h"
 
@@ -335,6 +337,7 @@ static int modelCheckMeta(EmbModel *p, int hasMeta, char **pzErr){
     { EMB_TOKENIZER_METASPACE, EMB_TOK_METASPACE },
     { EMB_TOKENIZER_BYTELEVEL, EMB_TOK_BYTELEVEL },
     { EMB_TOKENIZER_WORDPIECE, EMB_TOK_WORDPIECE },
+    { EMB_TOKENIZER_UNIGRAM,   EMB_TOK_UNIGRAM },
   };
   const char *z;
   int64_t v;
@@ -380,12 +383,14 @@ static int modelCheckMeta(EmbModel *p, int hasMeta, char **pzErr){
   }
   if( k==sizeof(aTok)/sizeof(aTok[0]) ){
     *pzErr = embMprintf("model '%s' has unknown tokenizer '%s' (this build "
-                        "knows %s, %s, %s and %s)", p->zPath, z,
+                        "knows %s, %s, %s, %s and %s)", p->zPath, z,
                         EMB_TOKENIZER_WORD, EMB_TOKENIZER_METASPACE,
-                        EMB_TOKENIZER_BYTELEVEL, EMB_TOKENIZER_WORDPIECE);
+                        EMB_TOKENIZER_BYTELEVEL, EMB_TOKENIZER_WORDPIECE,
+                        EMB_TOKENIZER_UNIGRAM);
     return 1;
   }
-  if( aTok[k].eTok==EMB_TOK_WORDPIECE && p->iVersion<2 ){
+  if( (aTok[k].eTok==EMB_TOK_WORDPIECE || aTok[k].eTok==EMB_TOK_UNIGRAM)
+   && p->iVersion<2 ){
     *pzErr = embMprintf("model '%s' has tokenizer '%s', which needs format "
                         "version 2, but its version is %d", p->zPath, z,
                         p->iVersion);
@@ -723,6 +728,105 @@ static int modelCheckWordPiece(EmbModel *p, char **pzErr){
   return 0;
 }
 
+/*
+** The Unigram kind (FORMAT.md, "The Unigram tokenizer"): the added tokens'
+** tables, unigram.scores, unigram.trie, unigram.bytes, pretok.program and
+** the unigram.* metadata into p->uni, then the normalizer (normalize.c).
+** Reads the program and one score, nothing proportional to the
+** vocabulary.  Returns 0, or 1 with *pzErr set (NULL for out of memory).
+*/
+static int modelCheckUnigram(EmbModel *p, char **pzErr){
+  EmbUnigram *u = &p->uni;
+  const EmbTensor *pT;
+  const char *z, *zWhy = 0;
+  char zShape[128];
+  int64_t v;
+
+  if( modelCheckAdded(p, EMB_T_ADDED, EMB_T_ADDED_LEN, EMB_T_ADDED_1ST,
+                      pzErr) ){
+    return 1;
+  }
+  v = modelMetaNumber(p, "unigram.vocab", p->nVocab, pzErr);
+  if( v<0 ) return 1;
+  u->nModelVocab = (int)v;
+  v = modelId(p, "unigram.unk_id", pzErr);
+  if( v<0 ) return 1;
+  if( v>=u->nModelVocab ){
+    *pzErr = embMprintf("model '%s' has __metadata__.unigram.unk_id %lld; "
+                        "it must be below unigram.vocab %d", p->zPath,
+                        (long long)v, u->nModelVocab);
+    return 1;
+  }
+  u->iUnk = (int)v;
+  v = modelMetaNumber(p, "unigram.max_piece_bytes", 1<<20, pzErr);
+  if( v<0 ) return 1;
+  u->nMaxPiece = (int)v;
+  if( (u->bFuseUnk = modelFlag(p, "unigram.fuse_unk", pzErr))<0 ) return 1;
+  if( (u->bByteFallback = modelFlag(p, "unigram.byte_fallback", pzErr))<0 ){
+    return 1;
+  }
+
+  pT = modelRequire1(p, EMB_T_UNI_SCORES, EMB_DT_F64,
+                     (uint64_t)u->nModelVocab+1, pzErr);
+  if( pT==0 ) return 1;
+  u->aScore = pT->a;
+  memcpy(&u->unkScore, pT->a + 8*(size_t)u->nModelVocab, 8);
+  if( !(u->unkScore==u->unkScore) || u->unkScore>1e300 || u->unkScore<-1e300 ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has an unknown-character "
+                        "score that is not a finite number", p->zPath,
+                        EMB_T_UNI_SCORES);
+    return 1;
+  }
+
+  pT = modelRequire(p, EMB_T_UNI_TRIE, EMB_DT_U32, 0, pzErr);
+  if( pT==0 ) return 1;
+  if( pT->nDim!=2 || pT->aShape[1]!=3 || pT->aShape[0]==0
+   || pT->aShape[0]>0x7fffffff ){
+    *pzErr = embMprintf("model '%s': tensor '%s' has shape %s but needs "
+                        "[nodes, 3] with 1 to 2^31-1 nodes", p->zPath,
+                        pT->zName, modelShape(zShape, sizeof(zShape),
+                                              pT->aShape, pT->nDim));
+    return 1;
+  }
+  u->aTrie = pT->a;
+  u->nNode = (uint32_t)pT->aShape[0];
+
+  pT = modelRequire1(p, EMB_T_UNI_BYTES, EMB_DT_U32, 256, pzErr);
+  if( pT==0 ) return 1;
+  u->aByte = pT->a;
+
+  pT = modelRequire(p, EMB_T_PRETOK, EMB_DT_U8, 0, pzErr);
+  if( pT==0 ) return 1;
+  if( pT->nDim!=1 || embPretokCheck(pT->a, (size_t)pT->nByte, &zWhy) ){
+    *pzErr = embMprintf("model '%s': tensor '%s' is not a pre-tokenizer "
+                        "program: %s", p->zPath, EMB_T_PRETOK,
+                        zWhy ? zWhy : "it needs one dimension");
+    return 1;
+  }
+  u->aPretok = pT->a;
+  u->nPretok = (size_t)pT->nByte;
+  u->bPrependFirst = embPretokHasFirst(u->aPretok, u->nPretok);
+
+  z = embModelMeta(p, "pre_tokenizer");
+  if( z==0 || strcmp(z, "program")!=0 ){
+    *pzErr = embMprintf("model '%s' has __metadata__.pre_tokenizer '%s'; "
+                        "the unigram tokenizer needs 'program'", p->zPath,
+                        z ? z : "(none)");
+    return 1;
+  }
+  if( embNormBind(p, pzErr) ) return 1;
+  {
+    size_t k;
+    for(k=0; k<p->norm.nProg; k++){
+      if( embU32At(p->norm.aProg, (uint64_t)k*EMB_NORM_STEP_WORDS)
+          ==EMB_NOP_PRECOMPILED ){
+        u->bNormPrecompiled = 1;
+      }
+    }
+  }
+  return 0;
+}
+
 int embModelOpenBuffer(const uint8_t *a, uint64_t n, const char *zLabel,
                        EmbModel **ppOut, char **pzErr){
   EmbStHeader h;
@@ -789,6 +893,9 @@ int embModelOpenBuffer(const uint8_t *a, uint64_t n, const char *zLabel,
   if( (p->eTokenizer==EMB_TOK_METASPACE || p->eTokenizer==EMB_TOK_BYTELEVEL)
    && modelCheckBpe(p, &zErr) ) goto open_done;
   if( p->eTokenizer==EMB_TOK_WORDPIECE && modelCheckWordPiece(p, &zErr) ){
+    goto open_done;
+  }
+  if( p->eTokenizer==EMB_TOK_UNIGRAM && modelCheckUnigram(p, &zErr) ){
     goto open_done;
   }
   rc = 0;

@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tokenizer/normalize.h"
+
 /* Tensor element types */
 #define EMB_DT_F32  1
 #define EMB_DT_F16  2
@@ -37,6 +39,7 @@
 #define EMB_TOK_METASPACE  2   /* Llama-2 style BPE */
 #define EMB_TOK_BYTELEVEL  3   /* Llama-3 style BPE */
 #define EMB_TOK_WORDPIECE  4   /* BERT style WordPiece (format version 2) */
+#define EMB_TOK_UNIGRAM    5   /* SentencePiece style Unigram (version 2) */
 
 typedef struct EmbTensor EmbTensor;
 struct EmbTensor {
@@ -109,6 +112,31 @@ struct EmbWordPiece {
   unsigned mNorm;              /* EMB_NORM_* */
 };
 
+/*
+** The tables and settings of the Unigram kind (models/FORMAT.md, "The
+** Unigram tokenizer"); all zero for the other kinds.  The loader checks
+** their shapes and the pre-tokenizer program; trie entries and ids read
+** from the tables are checked at use.
+*/
+typedef struct EmbUnigram EmbUnigram;
+struct EmbUnigram {
+  const uint8_t *aScore;       /* unigram.scores: F64[nModelVocab + 1], the
+                               ** last the unknown character's score */
+  const uint8_t *aTrie;        /* unigram.trie: U32[nNode][3] */
+  uint32_t nNode;
+  const uint8_t *aByte;        /* unigram.bytes: U32[256], <0xNN> ids */
+  int nModelVocab;             /* ids below this are the model's pieces */
+  int nMaxPiece;               /* the longest piece, in bytes */
+  int iUnk;                    /* unk_id */
+  int bFuseUnk;                /* consecutive unknowns make one token */
+  int bByteFallback;           /* unknown pieces as <0xNN> tokens */
+  double unkScore;             /* aScore[nModelVocab] */
+  const uint8_t *aPretok;      /* pretok.program */
+  size_t nPretok;
+  int bPrependFirst;           /* it has Metaspace prepend_scheme first */
+  int bNormPrecompiled;        /* the normalizer has a Precompiled step */
+};
+
 typedef struct EmbModel EmbModel;
 struct EmbModel {
   char *zPath;                 /* the path it was opened from, or a label */
@@ -138,9 +166,12 @@ struct EmbModel {
   int nTensor;
   EmbTensor *aTensor;          /* every tensor in the file but _pad.* */
   int64_t loadUs;              /* microseconds spent opening it */
+  EmbUnigram uni;              /* the Unigram kind's tables */
   EmbAdded added;              /* added tokens (BPE kinds, WordPiece) */
   EmbBpe bpe;                  /* the BPE kinds' tables */
   EmbWordPiece wp;             /* the WordPiece kind's settings */
+  EmbNorm norm;                /* the normalizer program (normalize.h),
+                               ** all zero for none */
 
   /* Counters, updated with atomic adds by any thread */
   int64_t nCall;               /* embed() calls */

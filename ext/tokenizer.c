@@ -11,8 +11,11 @@ void embTokensInit(EmbTokens *p){
 }
 
 void embTokensFree(EmbTokens *p){
+  int i;
   embFree(p->aId);
   embFree(p->pScratch);
+  for(i=0; i<EMB_TOK_NAUX; i++) embFree(p->apAux[i]);
+  embNormBufFree(&p->norm);
   memset(p, 0, sizeof(*p));
 }
 
@@ -49,6 +52,8 @@ int embTokenize(const EmbModel *pModel, const char *z, size_t n, EmbTokens *p){
       return embTokenizeByteLevel(pModel, z, n, p);
     case EMB_TOK_WORDPIECE:
       return embTokenizeWordPiece(pModel, z, n, p);
+    case EMB_TOK_UNIGRAM:
+      return embTokenizeUnigram(pModel, z, n, p);
     default:
       return -1;   /* the loader refuses other kinds */
   }

@@ -14,9 +14,18 @@
 #define EMB_TOKENIZER_H
 
 #include "model.h"
+#include "alloc.h"
+#include "tokenizer/normalize.h"
 
 #include <stddef.h>
 #include <stdint.h>
+
+/* Aux scratch buffers of EmbTokens, by use (the Unigram kind's) */
+#define EMB_TOK_AUX_NORM     0    /* the normalized text */
+#define EMB_TOK_AUX_LATTICE  1    /* Viterbi's lattice */
+#define EMB_TOK_AUX_PATH     2    /* the best path, backwards */
+#define EMB_TOK_AUX_PRETOK   3    /* + step: a pre-tokenizer step's text */
+#define EMB_TOK_NAUX         (EMB_TOK_AUX_PRETOK + 16)
 
 typedef struct EmbTokens EmbTokens;
 struct EmbTokens {
@@ -25,6 +34,9 @@ struct EmbTokens {
   int nIdAlloc;
   void *pScratch;      /* scratch space for the tokenizer, nScratch bytes */
   size_t nScratch;
+  EmbNormBuf norm;             /* the normalized text (normalize.h) */
+  void *apAux[EMB_TOK_NAUX];   /* more scratch buffers (embTokensAux()) */
+  size_t anAux[EMB_TOK_NAUX];
 };
 
 void embTokensInit(EmbTokens *p);
@@ -40,6 +52,22 @@ static inline int embTokensPush(EmbTokens *p, int id){
 
 /* Make p->pScratch at least n bytes.  Returns 0 or -1 (out of memory). */
 int embTokensScratch(EmbTokens *p, size_t n);
+
+/* Aux buffer i (EMB_TOK_AUX_*) of at least n bytes, its old contents kept
+** (it grows with embRealloc(), at least doubling); NULL when out of
+** memory.  Freed with p.  (Inline, so that the pre-tokenizer needs no
+** tokenizer.c.) */
+static inline void *embTokensAux(EmbTokens *p, int i, size_t n){
+  void *pNew;
+  if( n<=p->anAux[i] ) return p->apAux[i];
+  if( n<1024 ) n = 1024;
+  if( n<p->anAux[i]*2 && p->anAux[i]<((size_t)1<<60) ) n = p->anAux[i]*2;
+  pNew = embRealloc(p->apAux[i], n);
+  if( pNew==0 ) return 0;
+  p->apAux[i] = pNew;
+  p->anAux[i] = n;
+  return pNew;
+}
 
 /*
 ** Tokenize the valid UTF-8 text z[0..n) with pModel's tokenizer, appending
@@ -79,5 +107,7 @@ int embTokenizeByteLevel(const EmbModel *pModel, const char *z, size_t n,
                          EmbTokens *p);
 int embTokenizeWordPiece(const EmbModel *pModel, const char *z, size_t n,
                          EmbTokens *p);
+int embTokenizeUnigram(const EmbModel *pModel, const char *z, size_t n,
+                       EmbTokens *p);
 
 #endif /* EMB_TOKENIZER_H */

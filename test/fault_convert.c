@@ -10,7 +10,9 @@
 ** the failable allocator below; cJSON's allocations go there too (the
 ** converter's own hooks, ext/convert/json.c).  Each scenario is one conversion of a small input
 ** made here or in test/fixtures (glove-wink with and without its SIF
-** weighting, wordllama with a metaspace and a byte-level tokenizer).  A
+** weighting, wordllama with a metaspace and a byte-level tokenizer,
+** model2vec with a small Unigram tokenizer: normalizer, pre-tokenizer and
+** trie).  A
 ** counting run gives its M allocations, the fault points, and the file it
 ** writes; then for each N = 1 .. M the conversion runs again with the N-th
 ** allocation failing once, and again with it and every later one failing.
@@ -264,6 +266,37 @@ static void writeByteLevel(const char *zPath){
   free(s.z);
 }
 
+/* A Model2Vec folder zDir/uni with a small Unigram tokenizer: added
+** tokens, a Sequence normalizer, WhitespaceSplit + Metaspace, byte
+** fallback; "embeddings" F32 [12, 4]. */
+static void writeUnigram(void){
+  static const char zJson[] =
+    "{\"version\":\"1.0\",\"truncation\":null,\"padding\":null,"
+    "\"added_tokens\":[{\"id\":0,\"content\":\"<unk>\"," NOFLAGS
+    ",\"special\":true},{\"id\":12,\"content\":\"<x>\"," NOFLAGS
+    ",\"special\":false}],"
+    "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":["
+    "{\"type\":\"Lowercase\"},"
+    "{\"type\":\"Replace\",\"pattern\":{\"String\":\"!\"},\"content\":\" ! \"}]},"
+    "\"pre_tokenizer\":{\"type\":\"Sequence\",\"pretokenizers\":["
+    "{\"type\":\"WhitespaceSplit\"},{\"type\":\"Metaspace\",\"replacement\":\""
+    META "\",\"add_prefix_space\":true,\"str_rep\":\"" META "\"}]},"
+    "\"post_processor\":null,\"decoder\":null,"
+    "\"model\":{\"type\":\"Unigram\",\"unk_id\":0,\"byte_fallback\":true,"
+    "\"vocab\":[[\"<unk>\",0.0],[\"" META "\",-2.5],[\"c\",-4.25],"
+    "[\"a\",-3.5],[\"t\",-3.75],[\"" META "cat\",-6.130167007446289],"
+    "[\"at\",-5.0],[\"s\",-4.0],[\"<0x21>\",-9.0],[\"" META "c\",-4.5],"
+    "[\"ca\",-5.5],[\"ts\",-6.0]]}}";
+  char *zFolder = path("uni");
+  char zPath[4300];
+  mkdir(zFolder, 0755);
+  snprintf(zPath, sizeof(zPath), "%s/tokenizer.json", zFolder);
+  writeFile(zPath, zJson, sizeof(zJson)-1);
+  snprintf(zPath, sizeof(zPath), "%s/model.safetensors", zFolder);
+  writeWeights(zPath, "F32", 13, 4);
+  /* its tensor is "embedding.weight", the sentence-transformers name */
+}
+
 /* ------------------------------------------------------------------------
 ** Scenarios
 */
@@ -271,7 +304,7 @@ static void writeByteLevel(const char *zPath){
 typedef struct Scenario Scenario;
 struct Scenario {
   const char *zName;
-  int eKind;                 /* 0 glove-wink, 1 wordllama */
+  int eKind;                 /* 0 glove-wink, 1 wordllama, 2 model2vec */
   int bWeight;               /* glove-wink: SIF weights and PC removal */
   const char *zTok;          /* wordllama: tokenizer file in zDir */
   const char *zWeights;      /* wordllama: weights file in zDir */
@@ -282,6 +315,7 @@ static const Scenario aScenario[] = {
   { "glove_wink_no_weight", 0, 0, 0, 0 },
   { "wordllama_metaspace",  1, 0, "meta.json", "meta.safetensors" },
   { "wordllama_bytelevel",  1, 0, "byte.json", "byte.safetensors" },
+  { "model2vec_unigram",    2, 0, "uni", 0 },
 };
 #define N_SCENARIO ((int)(sizeof(aScenario)/sizeof(aScenario[0])))
 
@@ -300,6 +334,10 @@ static int runConvert(const Scenario *p, const char *zOut, char **pzErr){
     opt.nPc = p->bWeight ? EMB_GLOVE_PC : 0;
     opt.nPcWords = EMB_GLOVE_PC_WORDS;
     return embGloveWink(zWink, zOut, &opt, 0, 0, &stats, pzErr);
+  }else if( p->eKind==2 ){
+    EmbModel2VecOptions opt;
+    memset(&opt, 0, sizeof(opt));
+    return embModel2Vec(path(p->zTok), zOut, &opt, 0, 0, &stats, pzErr);
   }else{
     EmbWordllamaOptions opt;
     opt.nDims = 0;
@@ -354,6 +392,7 @@ int main(int argc, char **argv){
   writeMetaspace(path("meta.json"));
   writeWeights(path("meta.safetensors"), "F16", 12, 4);
   writeByteLevel(path("byte.json"));
+  writeUnigram();
   writeWeights(path("byte.safetensors"), "F32", 261, 8);
   snprintf(zOut, sizeof(zOut), "%s/out.emb", zDir);
   snprintf(zTmp, sizeof(zTmp), "%s.tmp", zOut);

@@ -88,6 +88,10 @@ fi
 if [ "$BUILD" = build ]; then
   echo "== $BUILD: the BERT normalizer against Hugging Face's tokenizers"
   run bash test/bert/run.sh "$BUILD"
+  echo "== $BUILD: the normalizers against Hugging Face's tokenizers"
+  run bash test/norm/run.sh "$BUILD"
+  echo "== $BUILD: Unigram pre-tokenizers against Hugging Face's tokenizers"
+  run bash test/unigram/run.sh "$BUILD"
 fi
 echo "== $BUILD: embed-convert"
 run bash test/convert_cli.sh "$BUILD"
@@ -108,6 +112,7 @@ run "$BUILD/threads"
 echo "== $BUILD: allocation faults"
 run "$BUILD/fault"
 run "$BUILD/fault_convert"
+run "$BUILD/fault_norm"
 # The N-th write, sync or truncate fails, the disk fills, or a read comes
 # back short, under embed_index's writes, queries and migration, in WAL and
 # rollback-journal modes (test/iofault.c).

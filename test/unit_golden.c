@@ -5,6 +5,9 @@
 **
 **     build/unit_golden [TEST_DIR [GOLDEN_DIR]]
 **     build/unit_golden -v ...        also list every mismatch
+**     build/unit_golden --check MODEL.emb GOLDEN.jsonl
+**                                     one token file against one model
+**                                     (test/unigram/run.sh's variants)
 **
 ** The models, in TEST_DIR (default $EMBED_TEST_DIR; the Makefile makes
 ** them from ../shared; this program converts nothing itself):
@@ -17,6 +20,16 @@
 **   m2v_bert_bf16.emb  ../shared/models/synthetic_m2v_bert_bf16 (WordPiece
 **                      with bert-base-uncased's tokenizer, BF16 rows, F32
 **                      weights)
+**   m2v_vocabq.emb     ../shared/models/model2vec-rs/test-model-vocab-
+**                      quantized (Unigram: BertNormalizer, Replace, Strip,
+**                      Metaspace; F32 rows shared through mapping, F64
+**                      weights)
+**   m2v_t5_f16.emb     ../shared/models/synthetic_m2v_t5_f16 (T5's Unigram:
+**                      Precompiled, WhitespaceSplit + the older Metaspace;
+**                      F16 rows)
+**   m2v_nmt_i8.emb     ../shared/models/synthetic_m2v_nmt_i8 (Unigram with
+**                      Sequence[Precompiled, Strip, Replace] and Metaspace
+**                      split; I8 rows, F16 weights)
 ** The goldens come from $SHARED/golden unless GOLDEN_DIR is given.  When
 ** the goldens are missing it says so and skips; a missing model fails.
 **
@@ -37,6 +50,9 @@
 ** 1e-5 for F32, 1e-3 for F16 and 2e-2 for I8, whose rows are quantized
 ** (model2vec-rs allows 10%); and, exactly (1e-6), to the normalised mean
 ** of the rows read straight from each fixture's own model.safetensors.
+** The vocabulary-quantized model (m2v_vocabq.emb) embeds "hello" repeated
+** 1,000 times (joined by spaces) to the Python library's vector,
+** embeddings_vocab_quantized.json, within 1e-5.
 ** Each case counts once; the last line is "N passed, N failed".
 */
 #include "model.h"
@@ -65,9 +81,13 @@ static int bVerbose = 0;
 #define M_L3     1
 #define M_POTION 2
 #define M_BERT   3
-#define N_MODEL  4
+#define M_M2VQ   4
+#define M_T5     5
+#define M_NMT    6
+#define N_MODEL  7
 static const char *azModelFile[N_MODEL] = {
-  "l2.emb", "l3.emb", "potion.emb", "m2v_bert_bf16.emb"
+  "l2.emb", "l3.emb", "potion.emb", "m2v_bert_bf16.emb", "m2v_vocabq.emb",
+  "m2v_t5_f16.emb", "m2v_nmt_i8.emb"
 };
 
 /* Which model a golden file is for, and what it checks */
@@ -99,6 +119,21 @@ static const GoldenFile aFile[] = {
   { "bert_base_uncased_public_real.jsonl",       M_BERT, 0, 0 },
   { "synthetic_m2v_bert_bf16_embed_public.jsonl", M_BERT, 1, 1e-5 },
   { "synthetic_m2v_bert_bf16_embed_real.jsonl",  M_BERT, 1, 1e-5 },
+  { "m2v_vocabq_unigram_public.jsonl",           M_M2VQ, 0, 0 },
+  { "m2v_vocabq_unigram_public_random.jsonl",    M_M2VQ, 0, 0 },
+  { "m2v_vocabq_unigram_public_real.jsonl",      M_M2VQ, 0, 0 },
+  { "m2v_vocabq_embed_public.jsonl",             M_M2VQ, 1, 1e-5 },
+  { "m2v_vocabq_embed_real.jsonl",               M_M2VQ, 1, 1e-5 },
+  { "t5_small_public.jsonl",                     M_T5, 0, 0 },
+  { "t5_small_public_random.jsonl",              M_T5, 0, 0 },
+  { "t5_small_public_real.jsonl",                M_T5, 0, 0 },
+  { "synthetic_m2v_t5_f16_embed_public.jsonl",   M_T5, 1, 1e-5 },
+  { "synthetic_m2v_t5_f16_embed_real.jsonl",     M_T5, 1, 1e-5 },
+  { "nmt_unigram_public.jsonl",                  M_NMT, 0, 0 },
+  { "nmt_unigram_public_random.jsonl",           M_NMT, 0, 0 },
+  { "nmt_unigram_public_real.jsonl",             M_NMT, 0, 0 },
+  { "synthetic_m2v_nmt_i8_embed_public.jsonl",   M_NMT, 1, 1e-5 },
+  { "synthetic_m2v_nmt_i8_embed_real.jsonl",     M_NMT, 1, 1e-5 },
 };
 
 static int fileExists(const char *z){
@@ -450,6 +485,39 @@ static void testModel2VecRs(const char *zShared, const char *zTestDir,
   free(zLong);
 }
 
+/* The model2vec-rs vocabulary-quantized model against the Python
+** library's vector for "hello" x 1000 */
+static void testVocabQuantized(const char *zShared, const EmbModel *p,
+                               EmbTokens *pTok){
+  char zPath[4096];
+  double aWant[256], aAcc[256], dMax = 0;
+  float aGot[256];
+  char *zLong = malloc(6000);
+  int nWant, j;
+  for(j=0; j<1000; j++) memcpy(zLong + 6*j, "hello ", 6);
+  zLong[5999] = 0;
+  snprintf(zPath, sizeof(zPath),
+           "%s/models/model2vec-rs/embeddings_vocab_quantized.json", zShared);
+  nWant = readVector(zPath, aWant, 256);
+  pTok->nId = 0;
+  if( nWant!=p->nDims || embTokenize(p, zLong, 5999, pTok) ){
+    printf("model2vec-rs vocab-quantized: cannot read %s or its %d dims are "
+           "not the model's %d\n", zPath, nWant, p->nDims);
+    nFail++;
+    free(zLong);
+    return;
+  }
+  free(zLong);
+  embPoolMean(p, pTok->aId, pTok->nId, p->nDims, aAcc, aGot);
+  for(j=0; j<p->nDims; j++){
+    if( fabs(aGot[j]-aWant[j])>dMax ) dMax = fabs(aGot[j]-aWant[j]);
+  }
+  if( dMax<=1e-5 ) nPass++; else nFail++;
+  printf("model2vec-rs vocab-quantized long: %d tokens, off the Python "
+         "library's vector by %.2g (allowed 1e-5)%s\n", pTok->nId, dMax,
+         dMax<=1e-5 ? "" : ": FAIL");
+}
+
 int main(int argc, char **argv){
   const char *zTestDir = 0, *zDir = 0;
   char *zDirDefault = 0;
@@ -460,6 +528,31 @@ int main(int argc, char **argv){
   int i, nArg = 0;
 
   memset(apModel, 0, sizeof(apModel));
+  if( argc==4 && strcmp(argv[1], "--check")==0 ){
+    /* one golden file (any path) against one model */
+    GoldenFile g;
+    EmbModel *p = 0;
+    char *zErr = 0;
+    const char *zSlash = strrchr(argv[3], '/');
+    char *zGoldDir = strdup(argv[3]);
+    memset(&g, 0, sizeof(g));
+    g.zName = zSlash ? zSlash+1 : argv[3];
+    if( zSlash ) zGoldDir[zSlash-argv[3]] = 0; else strcpy(zGoldDir, ".");
+    if( embModelAcquire(argv[2], &p, &zErr) ){
+      printf("unit_golden: %s\n", zErr ? zErr : "out of memory");
+      embFree(zErr);
+      free(zGoldDir);
+      printf("0 passed, 1 failed\n");
+      return 1;
+    }
+    embTokensInit(&tok);
+    runFile(zGoldDir, &g, p, &tok);
+    embTokensFree(&tok);
+    embModelRelease(p);
+    free(zGoldDir);
+    printf("%d passed, %d failed\n", nPass, nFail);
+    return nFail>0;
+  }
   for(i=1; i<argc; i++){
     if( strcmp(argv[i], "-v")==0 ){
       bVerbose = 1;
@@ -515,6 +608,10 @@ int main(int argc, char **argv){
   }
   zEnv = getenv("SHARED");
   testModel2VecRs(zEnv && zEnv[0] ? zEnv : "../shared", zTestDir, &tok);
+  if( apModel[M_M2VQ] ){
+    testVocabQuantized(zEnv && zEnv[0] ? zEnv : "../shared", apModel[M_M2VQ],
+                       &tok);
+  }
   /* The metaspace tokenizer cuts words before each \u2581 that follows
   ** another character when the model allows it (bpe.split); merging whole
   ** pieces instead (long words, the O(n log n) heap) must give the same

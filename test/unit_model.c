@@ -1114,7 +1114,7 @@ static void testHeaderLevel(void){
     { "format_version", "1.0", "has format version 1.0" },
     { "format_version", " 1", "has format version  1" },
     { "format_version", "", "has format version ;" },
-    { "tokenizer", "sentencepiece", "unknown tokenizer 'sentencepiece' (this build knows word, bpe-metaspace, bpe-bytelevel and wordpiece)" },
+    { "tokenizer", "sentencepiece", "unknown tokenizer 'sentencepiece' (this build knows word, bpe-metaspace, bpe-bytelevel, wordpiece and unigram)" },
     { "tokenizer", "Word", "unknown tokenizer 'Word'" },
     { "dims", "0", "has __metadata__.dims '0'; it must be a decimal number from 1 to 65536" },
     { "dims", "-4", "__metadata__.dims '-4'" },

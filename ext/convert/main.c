@@ -345,12 +345,13 @@ static int cmdModel2Vec(int argc, char **argv){
             "None)), so it is ignored\n");
   }
   fprintf(stderr, "embed-convert: wrote '%s': %lld tokens, %lld rows x %d "
-          "dims (%s)%s%s, tokenizer wordpiece, %llu bytes, in %.2f s\n", zOut,
+          "dims (%s)%s%s, tokenizer %s, %llu bytes, in %.2f s\n", zOut,
           (long long)stats.nVocab, (long long)stats.nRow, stats.nDims,
           stats.eMatrixType==EMB_DT_I8 ? "I8" :
           stats.eMatrixType==EMB_DT_BF16 ? "BF16" :
           stats.eMatrixType==EMB_DT_F16 ? "F16" : "F32",
           stats.bWeights ? ", weights" : "", stats.bMapping ? ", mapping" : "",
+          stats.eTokenizer==EMB_TOK_UNIGRAM ? "unigram" : "wordpiece",
           (unsigned long long)stats.nByte, nowSeconds()-t0);
   return 0;
 }

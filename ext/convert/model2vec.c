@@ -1,7 +1,7 @@
 /*
 ** model2vec.c: "embed-convert model2vec" -- a Model2Vec model folder (as
 ** the Python library and model2vec-rs read it) to a model file with a
-** WordPiece tokenizer.
+** WordPiece or a Unigram tokenizer.
 **
 **     build/embed-convert model2vec models/potion-base-4m-int8 \
 **         -o models/default.emb [--dims 64]
@@ -15,14 +15,17 @@
 **                      row of each token, for vocabulary-quantized models)
 **   tokenizer.json     a Hugging Face tokenizer with model WordPiece,
 **                      normalizer BertNormalizer (or none) and
-**                      pre-tokenizer BertPreTokenizer
+**                      pre-tokenizer BertPreTokenizer; or with model
+**                      Unigram (also the older spelling: no type, a list
+**                      vocab), any normalizer normalizer.c compiles and
+**                      any pre-tokenizer pretok.c compiles
 **   config.json        optional; its "normalize" is recorded in the
 **                      description (embed() always L2-normalises)
 ** (in a sentence-transformers folder, 0_StaticEmbedding/ may hold the
 ** first two).  Anything else in tokenizer.json that changes the ids
-** (another model type -- Unigram and BPE by name --, normalizer or
-** pre-tokenizer, added tokens that strip, match whole words or match
-** normalized text) is refused with "unsupported tokenizer feature: ...".
+** (another model type -- BPE by name --, normalizer or pre-tokenizer,
+** added tokens that strip, match whole words or match normalized text) is
+** refused with "unsupported tokenizer feature: ...".
 ** truncation and padding are read and ignored: embed() pools every token,
 ** as Model2Vec's encode(max_length=None) does.
 **
@@ -31,7 +34,11 @@
 ** (model.vocab) then V..N-1 (added tokens beyond it); their texts become
 ** vocab.* in id order, the added tokens the added.* tables (FORMAT.md),
 ** and the WordPiece and BertNormalizer settings metadata.  Model2Vec drops
-** the unknown token's id before pooling: it becomes pool.skip_id.  The
+** the unknown token's id before pooling: it becomes pool.skip_id.  A
+** Unigram model instead gets its scores (read as serde_json reads them),
+** trie and byte table (unigram.c), its normalizer program (normalizer.c,
+** into the writer made early) and pre-tokenizer program (pretok.c); it
+** names no unk_token, so no pool.skip_id, as in Model2Vec.  The
 ** weights file is memory-mapped and its header parsed with the loader's
 ** own strict parser; the first --dims columns of each row are copied in
 ** their own width (I8 stays one byte a weight), "weights" become
@@ -56,6 +63,10 @@
 #include "pool.h"
 #include "safetensors.h"
 #include "convert/convert.h"
+#include "convert/json.h"
+#include "convert/normalizer.h"
+#include "convert/pretok.h"
+#include "convert/unigram.h"
 #include "convert/writer.h"
 
 #define M2V_MAX_JSON     (1u<<30)     /* bytes of a JSON file read */
@@ -65,7 +76,8 @@
 
 #define M2V_SUPPORTED \
   "embed-convert model2vec reads WordPiece tokenizers with a " \
-  "BertNormalizer (or none) and the BertPreTokenizer"
+  "BertNormalizer (or none) and the BertPreTokenizer, and Unigram " \
+  "tokenizers (README.md lists their normalizers and pre-tokenizers)"
 
 /* The state of one conversion */
 typedef struct M2v M2v;
@@ -95,6 +107,15 @@ struct M2v {
   uint32_t *aAddedLen;       /* [nAddedLen] */
   int nAddedLen;
   uint8_t *aAddedFirst;      /* [256] */
+
+  int bUnigram;              /* model Unigram (else WordPiece) */
+  double *aScore;            /* Unigram: [V] each piece's score */
+  int bByteFallback;         /* Unigram: byte_fallback */
+  EmbUniTables uni;          /* Unigram: the tables */
+  uint8_t *aPretok;          /* Unigram: the pre-tokenizer program */
+  size_t nPretok;
+  EmbWriter *w;              /* Unigram: the writer, made early for the
+                             ** normalizer's tensors */
 
   int bNormalize;            /* config.json "normalize" (-1: absent) */
   const char *zMatrixName;   /* "embeddings" or "embedding.weight" */
@@ -180,13 +201,20 @@ static int m2vReadJson(M2v *p, const char *zPath, cJSON **ppRoot){
   }
   close(fd);
   z[n] = 0;
-  *ppRoot = cJSON_ParseWithLength(z, n);
-  if( *ppRoot==0 ){
-    const char *zAt = cJSON_GetErrorPtr();
-    m2vError(p, zPath, "not valid JSON (near byte %lld)",
-             zAt && zAt>=z && zAt<=z+n ? (long long)(zAt - z) : -1LL);
-    embFree(z);
-    return 1;
+  {
+    const char *zAt = 0;
+    int bNoMem = 0;
+    *ppRoot = embJsonParse(z, n, &zAt, &bNoMem);
+    if( *ppRoot==0 ){
+      if( bNoMem ){
+        p->bNoMem = 1;
+      }else{
+        m2vError(p, zPath, "not valid JSON (near byte %lld)",
+                 zAt && zAt>=z && zAt<=z+n ? (long long)(zAt - z) : -1LL);
+      }
+      embFree(z);
+      return 1;
+    }
   }
   embFree(z);
   return 0;
@@ -231,6 +259,69 @@ static const char *typeName(const cJSON *pN){
   return z ? z : "(no type)";
 }
 
+/*
+** The double Hugging Face's tokenizers holds for a score that
+** tokenizer.json writes as the shortest decimal text of x.  serde_json
+** (without its float_roundtrip feature) reads a number as its decimal
+** digits d, an integer, and exponent e, and computes (double)d times or
+** divided by the double nearest 10^|e|: exact up to 2^53, but a 17-digit
+** d is rounded twice, so the result may be one unit in the last place off
+** the nearest double, which strtod() gives.  Viterbi's ties depend on
+** those last bits, so the converter reads scores as Hugging Face does.
+** (tokenizer.json is written by Python's json or serde_json, which both
+** write the shortest text that reads back as the same double.)
+*/
+static double m2vSerdeF64(double x){
+  char z[48], zPow[16];
+  char *zExp;
+  uint64_t d = 0;
+  double f;
+  int nDigit, e, i;
+  if( x==0.0 || !isfinite(x) ) return x;
+  for(nDigit=1; nDigit<17; nDigit++){
+    snprintf(z, sizeof(z), "%.*e", nDigit-1, x);
+    if( strtod(z, 0)==x ) break;
+  }
+  snprintf(z, sizeof(z), "%.*e", nDigit-1, x);   /* -D.DDDDe+XX */
+  zExp = strchr(z, 'e');
+  if( zExp==0 ) return x;
+  e = atoi(zExp+1) - (nDigit-1);
+  for(i=0; z+i<zExp; i++){
+    if( z[i]>='0' && z[i]<='9' ) d = d*10 + (uint64_t)(z[i]-'0');
+  }
+  f = (double)d;
+  for(;;){
+    int k = e<0 ? -e : e;
+    if( k<=308 ){
+      snprintf(zPow, sizeof(zPow), "1e%d", k);
+      if( e>=0 ) f *= strtod(zPow, 0); else f /= strtod(zPow, 0);
+      break;
+    }
+    if( e>=0 ) return x;                /* out of range: not a score */
+    f /= 1e308;
+    e += 308;
+  }
+  return x<0 ? -f : f;
+}
+
+/* A Unigram model's unk_id and byte_fallback (the vocabulary is read by
+** m2vVocab()). */
+static int m2vUnigramModel(M2v *p){
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(p->pModel, "unk_id");
+  int64_t id;
+  if( isNone(v) ){
+    return m2vUnsupported(p, "a Unigram model without unk_id (Hugging Face "
+                          "fails on any character it has no piece for)");
+  }
+  id = jsonInt(v, M2V_MAX_VOCAB);
+  if( id<0 ){
+    return m2vError(p, p->zTokFile, "model.unk_id must be a whole number");
+  }
+  p->iUnk = (int)id;
+  return boolMember(p, p->pModel, "model", "byte_fallback", 0,
+                    &p->bByteFallback);
+}
+
 /* The model: WordPiece, its unk_token, prefix and word limit. */
 static int m2vModel(M2v *p){
   const cJSON *v;
@@ -247,14 +338,17 @@ static int m2vModel(M2v *p){
                     "object)");
   }
   z = strMember(p->pModel, "type");
+  if( z==0
+   && cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(p->pModel, "vocab")) ){
+    z = "Unigram";         /* the older spelling: no type, a list vocab */
+  }
   if( z==0 ){
     return m2vError(p, p->zTokFile, "model.type is missing (it must be "
-                    "\"WordPiece\")");
+                    "\"WordPiece\" or \"Unigram\")");
   }
   if( strcmp(z, "Unigram")==0 ){
-    return m2vUnsupported(p, "model type 'Unigram' (Unigram and "
-                          "SentencePiece tokenizers are not implemented "
-                          "yet; only WordPiece)");
+    p->bUnigram = 1;
+    return m2vUnigramModel(p);
   }
   if( strcmp(z, "BPE")==0 ){
     return m2vUnsupported(p, "model type 'BPE' (only WordPiece here; "
@@ -302,6 +396,20 @@ static int m2vNormalizer(M2v *p){
   int bClean, bChinese, bLower, bStrip;
   p->mNorm = 0;
   p->bBert = 0;
+  if( p->bUnigram ){
+    /* compiled into the normalizer program (normalizer.c), into the
+    ** writer made here */
+    char *zErr = 0;
+    p->w = embWriterNew();
+    if( p->w==0 ){ p->bNoMem = 1; return 1; }
+    if( embNormConvert(p->w, pN, &zErr) ){
+      if( zErr==0 ){ p->bNoMem = 1; return 1; }
+      m2vError(p, p->zTokFile, "%s", zErr);
+      embFree(zErr);
+      return 1;
+    }
+    return 0;
+  }
   if( isNone(pN) ) return 0;
   if( strcmp(typeName(pN), "BertNormalizer")!=0 ){
     return m2vUnsupported(p, "normalizer type '%s' (only BertNormalizer)",
@@ -329,6 +437,16 @@ static int m2vNormalizer(M2v *p){
 static int m2vPreTokenizer(M2v *p){
   const cJSON *pT = cJSON_GetObjectItemCaseSensitive(p->pRoot,
                                                      "pre_tokenizer");
+  if( p->bUnigram ){
+    char *zErr = 0;
+    if( embPretokCompile(pT, &p->aPretok, &p->nPretok, &zErr) ){
+      if( zErr==0 ){ p->bNoMem = 1; return 1; }
+      m2vError(p, p->zTokFile, "%s", zErr);
+      embFree(zErr);
+      return 1;
+    }
+    return 0;
+  }
   if( isNone(pT) ){
     return m2vUnsupported(p, "no pre_tokenizer (only BertPreTokenizer)");
   }
@@ -352,9 +470,9 @@ static int m2vVocab(M2v *p){
   int64_t nV = 0, nN, i;
   char *zErr = 0;
 
-  if( !cJSON_IsObject(pVocab) ){
-    return m2vError(p, p->zTokFile, "model.vocab is missing or not an "
-                    "object");
+  if( p->bUnigram ? !cJSON_IsArray(pVocab) : !cJSON_IsObject(pVocab) ){
+    return m2vError(p, p->zTokFile, "model.vocab is missing or not %s",
+                    p->bUnigram ? "a list of [piece, score]" : "an object");
   }
   cJSON_ArrayForEach(v, pVocab) nV++;
   if( nV==0 ) return m2vError(p, p->zTokFile, "model.vocab is empty");
@@ -381,8 +499,35 @@ static int m2vVocab(M2v *p){
   if( p->azText==0 ){ p->bNoMem = 1; return 1; }
   memset(p->azText, 0, (size_t)nN*sizeof(char*));
 
+  if( p->bUnigram ){
+    /* [[piece, score], ...]: ids in list order */
+    p->aScore = embMalloc((uint64_t)nV*sizeof(double));
+    if( p->aScore==0 ){ p->bNoMem = 1; return 1; }
+    i = 0;
+    cJSON_ArrayForEach(v, pVocab){
+      const cJSON *pPiece = cJSON_GetArrayItem(v, 0);
+      const cJSON *pScore = cJSON_GetArrayItem(v, 1);
+      if( !cJSON_IsArray(v) || cJSON_GetArraySize(v)!=2
+       || !cJSON_IsString(pPiece) || !cJSON_IsNumber(pScore) ){
+        return m2vError(p, p->zTokFile, "model.vocab entry %lld is not "
+                        "[piece, score]", (long long)i);
+      }
+      p->azText[i] = pPiece->valuestring;
+      p->aScore[i] = m2vSerdeF64(pScore->valuedouble);
+      if( strlen(pPiece->valuestring)>(size_t)p->nMaxTokenBytes ){
+        p->nMaxTokenBytes = (int)strlen(pPiece->valuestring);
+      }
+      i++;
+    }
+    if( p->iUnk>=nV ){
+      return m2vError(p, p->zTokFile, "model.unk_id %d is not below the %lld "
+                      "pieces of model.vocab", p->iUnk, (long long)nV);
+    }
+  }
   cJSON_ArrayForEach(v, pVocab){
-    int64_t id = jsonInt(v, M2V_MAX_VOCAB);
+    int64_t id;
+    if( p->bUnigram ) break;
+    id = jsonInt(v, M2V_MAX_VOCAB);
     if( id<0 || id>=nV ){
       return m2vError(p, p->zTokFile, "model.vocab: '%.100s' has id %s; ids "
                       "must be 0 to %lld, each once", v->string,
@@ -525,6 +670,17 @@ static int m2vTokenizer(M2v *p){
   if( m2vReadJson(p, p->zTokFile, &p->pRoot) ) return 1;
   if( m2vModel(p) || m2vNormalizer(p) || m2vPreTokenizer(p) || m2vVocab(p) ){
     return 1;
+  }
+  if( p->bUnigram ){
+    char *zErr = 0;
+    if( embUnigramTables((const char *const*)p->azText, p->aScore,
+                         p->nModelVocab, &p->uni, &zErr) ){
+      if( zErr==0 ){ p->bNoMem = 1; return 1; }
+      m2vError(p, p->zTokFile, "%s", zErr);
+      embFree(zErr);
+      return 1;
+    }
+    return m2vAdded(p);
   }
   zUnk = strMember(p->pModel, "unk_token");
   id = embVocabLookup(&p->vocab, zUnk, (int64_t)strlen(zUnk));
@@ -807,15 +963,63 @@ weights_done:
   return rc;
 }
 
+/*
+** The Unigram kind's tensors and metadata (FORMAT.md, "The Unigram
+** tokenizer"); the tables move into the writer.  A Unigram model names no
+** unk_token, so Model2Vec pools its unk_id like any other id: no
+** pool.skip_id.
+*/
+static int m2vWriteUnigram(M2v *p, EmbWriter *w, char **pzErr){
+  uint64_t aShape[2];
+  char zModelVocab[24], zUnk[24], zMax[24];
+  int rc;
+  snprintf(zModelVocab, sizeof(zModelVocab), "%lld",
+           (long long)p->nModelVocab);
+  snprintf(zUnk, sizeof(zUnk), "%d", p->iUnk);
+  snprintf(zMax, sizeof(zMax), "%d", p->uni.nMaxPiece>0 ? p->uni.nMaxPiece : 1);
+  aShape[0] = (uint64_t)p->nModelVocab + 1;
+  rc = embWriterTensor(w, EMB_T_UNI_SCORES, EMB_DT_F64, 1, aShape,
+                       p->uni.aScore, 1, pzErr);
+  p->uni.aScore = 0;
+  if( rc ) return rc;
+  aShape[0] = p->uni.nNode;
+  aShape[1] = 3;
+  rc = embWriterTensor(w, EMB_T_UNI_TRIE, EMB_DT_U32, 2, aShape,
+                       p->uni.aTrie, 1, pzErr);
+  p->uni.aTrie = 0;
+  if( rc ) return rc;
+  aShape[0] = 256;
+  rc = embWriterTensor(w, EMB_T_UNI_BYTES, EMB_DT_U32, 1, aShape,
+                       p->uni.aByte, 1, pzErr);
+  p->uni.aByte = 0;
+  if( rc ) return rc;
+  aShape[0] = p->nPretok;
+  rc = embWriterTensor(w, EMB_T_PRETOK, EMB_DT_U8, 1, aShape, p->aPretok, 1,
+                       pzErr);
+  p->aPretok = 0;
+  if( rc ) return rc;
+  if( embWriterMeta(w, "unigram.vocab", zModelVocab, pzErr)
+   || embWriterMeta(w, "unigram.unk_id", zUnk, pzErr)
+   || embWriterMeta(w, "unigram.max_piece_bytes", zMax, pzErr)
+   || embWriterMeta(w, "unigram.fuse_unk", "1", pzErr)
+   || embWriterMeta(w, "unigram.byte_fallback", p->bByteFallback ? "1" : "0",
+                    pzErr)
+   || embWriterMeta(w, "pre_tokenizer", "program", pzErr) ){
+    return 1;
+  }
+  return 0;
+}
+
 /* Write the model file.  The tables move into the writer. */
 static int m2vWrite(M2v *p, const char *zDir, const char *zOut,
                     EmbConvertStats *pStats, char **pzErr){
-  EmbWriter *w = embWriterNew();
+  EmbWriter *w = p->w ? p->w : embWriterNew();
   uint64_t aShape[2];
   char zVersion[24], zDims[24], zVocab[24], zUnk[24], zModelVocab[24];
   char zMaxChars[24], zMaxTok[24];
   char *zDesc = 0;
   int rc = 1;
+  p->w = 0;
   if( w==0 ) return 1;
   snprintf(zVersion, sizeof(zVersion), "%d", EMB_FORMAT_VERSION);
   snprintf(zDims, sizeof(zDims), "%d", p->nDims);
@@ -826,13 +1030,14 @@ static int m2vWrite(M2v *p, const char *zDir, const char *zOut,
   snprintf(zMaxChars, sizeof(zMaxChars), "%d", p->nMaxChars);
   snprintf(zMaxTok, sizeof(zMaxTok), "%d", p->nMaxTokenBytes);
   zDesc = embMprintf("Model2Vec %s: %s %s [%lld, %d] (%d of %d dims)%s%s%s, "
-                     "tokenizer WordPiece (%lld tokens, %d added)%s; "
+                     "tokenizer %s (%lld tokens, %d added)%s; "
                      "config normalize %s",
                      zDir, p->zMatrixName, embStDtypeName(p->eType),
                      (long long)p->nRow, p->nDims, p->nDims, p->nDimsIn,
                      p->aWeight ? ", weights " : "",
                      p->aWeight ? embStDtypeName(p->eWeightType) : "",
-                     p->aMap ? ", mapping" : "", (long long)p->nVocab,
+                     p->aMap ? ", mapping" : "",
+                     p->bUnigram ? "Unigram" : "WordPiece", (long long)p->nVocab,
                      p->nAdded, p->bTruncation ? ", its truncation ignored"
                                                : "",
                      p->bNormalize<0 ? "absent"
@@ -875,7 +1080,25 @@ static int m2vWrite(M2v *p, const char *zDir, const char *zOut,
     p->aWeight = 0;
     if( rc ) goto write_done;
   }
+  if( p->bUnigram ){
+    rc = m2vWriteUnigram(p, w, pzErr);
+    if( rc ) goto write_done;
+  }
   rc = 1;
+  if( p->bUnigram ){
+    if( embWriterMeta(w, "format", EMB_FORMAT_NAME, pzErr)
+     || embWriterMeta(w, "format_version", zVersion, pzErr)
+     || embWriterMeta(w, "source", "model2vec", pzErr)
+     || embWriterMeta(w, "tokenizer", EMB_TOKENIZER_UNIGRAM, pzErr)
+     || embWriterMeta(w, "dims", zDims, pzErr)
+     || embWriterMeta(w, "vocab_size", zVocab, pzErr)
+     || embWriterMeta(w, "description", zDesc, pzErr) ){
+      goto write_done;
+    }
+    if( embWriterWrite(w, zOut, &pStats->nByte, pzErr) ) goto write_done;
+    rc = 0;
+    goto write_done;
+  }
   if( embWriterMeta(w, "format", EMB_FORMAT_NAME, pzErr)
    || embWriterMeta(w, "format_version", zVersion, pzErr)
    || embWriterMeta(w, "source", "model2vec", pzErr)
@@ -988,7 +1211,7 @@ int embModel2Vec(const char *zDir, const char *zOut,
   if( m2vWeights(p, pOpt->nDims, xProg, pProgArg) ) goto done;
   pStats->nVocab = p->nVocab;
   pStats->nDims = p->nDims;
-  pStats->eTokenizer = EMB_TOK_WORDPIECE;
+  pStats->eTokenizer = p->bUnigram ? EMB_TOK_UNIGRAM : EMB_TOK_WORDPIECE;
   pStats->eMatrixType = p->eType;
   pStats->nRow = p->nRow;
   pStats->bWeights = p->aWeight!=0;
@@ -1015,5 +1238,9 @@ done:
   embFree(p->aMatrix);
   embFree(p->aWeight);
   embFree(p->aMap);
+  embFree(p->aScore);
+  embFree(p->aPretok);
+  embUnigramTablesFree(&p->uni);
+  embWriterFree(p->w);
   return rc;
 }

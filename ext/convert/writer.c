@@ -305,6 +305,7 @@ static uint64_t dtypeSize(int eType){
     case EMB_DT_U32: return 4;
     case EMB_DT_U8:  return 1;
     case EMB_DT_I8:  return 1;
+    case EMB_DT_F64: return 8;
   }
   return 0;
 }
@@ -317,6 +318,7 @@ static const char *dtypeName(int eType){
     case EMB_DT_U32: return "U32";
     case EMB_DT_U8:  return "U8";
     case EMB_DT_I8:  return "I8";
+    case EMB_DT_F64: return "F64";
   }
   return "?";
 }

@@ -76,7 +76,7 @@ int embWriterMeta(EmbWriter *p, const char *zKey, const char *zValue,
                   char **pzErr);
 
 /*
-** Append a tensor.  eType is EMB_DT_F32, F16, BF16, U32, U8 or I8; nDim is 1 or 2;
+** Append a tensor.  eType is EMB_DT_F32, F16, BF16, U32, U8, I8 or F64; nDim is 1 or 2;
 ** the data is aShape[0] (x aShape[1]) elements in little-endian order, at
 ** pData.  When bOwn is set the writer takes the buffer, which must come
 ** from embMalloc(), and frees it with embFree() -- also when this call

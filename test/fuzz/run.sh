@@ -26,13 +26,19 @@ crash_function() {
     | sed -E 's/.* in ([A-Za-z_0-9]+) .*/\1/'
 }
 
-for t in fuzz_model fuzz_json fuzz_tokenize fuzz_wordpiece fuzz_sql fuzz_shadow; do
+for t in fuzz_model fuzz_json fuzz_tokenize fuzz_wordpiece fuzz_unigram fuzz_sql fuzz_shadow fuzz_norm; do
   bin=build/fuzz/$t
   corpus=build/fuzz/corpus/${t#fuzz_}
   mkdir -p "$corpus"
   [ -d "test/fuzz/seeds/${t#fuzz_}" ] && cp -n test/fuzz/seeds/"${t#fuzz_}"/* "$corpus"/ 2>/dev/null
   [ "$t" = fuzz_model ] && cp -n build/test/mini.emb "$corpus"/mini.emb 2>/dev/null
   [ "$t" = fuzz_model ] && cp -n build/test/m2v_tiny.emb "$corpus"/m2v_tiny.emb 2>/dev/null
+  [ "$t" = fuzz_model ] && cp -n build/test/m2v_vocabq.emb "$corpus"/m2v_vocabq.emb 2>/dev/null
+  if [ "$t" = fuzz_unigram ] && [ ! -f build/test/m2v_vocabq.emb ]; then
+    echo "$t: skipped: build/test/m2v_vocabq.emb is absent (../shared)"; continue
+  fi
+  [ "$t" = fuzz_unigram ] && [ -d test/fuzz/seeds/tokenize ] \
+    && cp -n test/fuzz/seeds/tokenize/* "$corpus"/ 2>/dev/null
   [ "$t" = fuzz_wordpiece ] && [ -d test/fuzz/seeds/tokenize ] \
     && cp -n test/fuzz/seeds/tokenize/* "$corpus"/ 2>/dev/null
   log=build/fuzz/$t.log
