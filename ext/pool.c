@@ -27,6 +27,7 @@
 */
 #include "pool.h"
 
+#include <pthread.h>
 #include <math.h>
 #include <string.h>
 
@@ -359,32 +360,35 @@ static PoolFns poolPortable = {
   addI8RowsPortable, sumSquaresPortable, scalePortable
 };
 static PoolFns poolBest;
-static int poolChosen = 0;       /* 0, then 1 once poolBest is set */
+static pthread_once_t poolOnce = PTHREAD_ONCE_INIT;
 
-/* The adders for this CPU, chosen on first use (two threads racing here
-** store the same pointers, and publish them with a release store). */
-static const PoolFns *poolFns(void){
-  if( __atomic_load_n(&poolChosen, __ATOMIC_ACQUIRE)==0 ){
-    PoolFns f = poolPortable;
+/* Fill poolBest with the adders for this CPU (once, under pthread_once:
+** two threads embedding at once for the first time must not both write
+** it). */
+static void poolChoose(void){
+  PoolFns f = poolPortable;
 #if defined(__x86_64__) || defined(__i386__)
-    if( cpuAvx2() ){
-      f.xF32 = addFloatsAvx2;
-      f.xBf16 = addBf16Avx2;
-      f.xF32W = addFloatsWAvx2;
-      f.xBf16W = addBf16WAvx2;
-      f.xI8W = addI8WAvx2;
-      f.xI8Rows = addI8RowsAvx2;
-      f.xSumSquares = sumSquaresAvx2;
-      f.xScale = scaleAvx2;
-    }
-    if( cpuF16c() ){
-      f.xF16 = addHalvesF16c;
-      f.xF16W = addHalvesWF16c;
-    }
-#endif
-    poolBest = f;
-    __atomic_store_n(&poolChosen, 1, __ATOMIC_RELEASE);
+  if( cpuAvx2() ){
+    f.xF32 = addFloatsAvx2;
+    f.xBf16 = addBf16Avx2;
+    f.xF32W = addFloatsWAvx2;
+    f.xBf16W = addBf16WAvx2;
+    f.xI8W = addI8WAvx2;
+    f.xI8Rows = addI8RowsAvx2;
+    f.xSumSquares = sumSquaresAvx2;
+    f.xScale = scaleAvx2;
   }
+  if( cpuF16c() ){
+    f.xF16 = addHalvesF16c;
+    f.xF16W = addHalvesWF16c;
+  }
+#endif
+  poolBest = f;
+}
+
+/* The adders for this CPU, chosen on first use. */
+static const PoolFns *poolFns(void){
+  pthread_once(&poolOnce, poolChoose);
   return &poolBest;
 }
 
