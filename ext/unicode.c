@@ -209,6 +209,19 @@ static int sequenceLength(const uint8_t *z, size_t n, size_t i){
   return nNeed+1;
 }
 
+int embUtf8Valid(const char *zIn, size_t n){
+  const uint8_t *z = (const uint8_t*)zIn;
+  size_t i = 0;
+  while( i<n ){
+    int len;
+    if( z[i]<0x80 ){ i++; continue; }
+    len = sequenceLength(z, n, i);
+    if( len<0 ) return 0;
+    i += (size_t)len;
+  }
+  return 1;
+}
+
 int embUtf8Repair(const char *zIn, size_t n, char **pzOut, size_t *pnOut){
   const uint8_t *z = (const uint8_t*)zIn;
   size_t i = 0, j, nOut;

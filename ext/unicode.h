@@ -75,6 +75,10 @@ static inline uint32_t embUtf8Next(const uint8_t *z, size_t n, size_t *pi){
 /* Write c as UTF-8 to z (room for 4 bytes); returns the byte count. */
 size_t embUtf8Put(uint32_t c, uint8_t *z);
 
+/* 1 when z[0..n) is well-formed UTF-8 (no overlong form, surrogate or code
+** point past U+10FFFF), else 0. */
+int embUtf8Valid(const char *z, size_t n);
+
 /*
 ** Make z[0..n) valid UTF-8.  Returns 0 when it already is (nothing
 ** allocated, *pzOut set to NULL).  Otherwise returns 1 and sets *pzOut to a

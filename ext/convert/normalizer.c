@@ -33,6 +33,7 @@
 
 #include "alloc.h"
 #include "model.h"
+#include "unicode.h"
 #include "tokenizer/normalize.h"
 #include "convert/normalizer.h"
 
@@ -136,30 +137,6 @@ static int64_t oneChar(const char *z, size_t n){
   if( nMore ) c &= 0x3F >> nMore;
   for(k=1; k<n; k++) c = (c<<6) | (u[k] & 0x3F);
   return c;
-}
-
-static int utf8Len(const char *z, size_t n){
-  const uint8_t *u = (const uint8_t*)z;
-  size_t i = 0;
-  while( i<n ){
-    uint32_t c = u[i];
-    int nMore, k;
-    if( c<0x80 ){ i++; continue; }
-    if( c<0xC2 || c>0xF4 ) return 0;
-    nMore = c>=0xF0 ? 3 : c>=0xE0 ? 2 : 1;
-    if( n-i<=(size_t)nMore ) return 0;
-    c &= 0x3F >> nMore;
-    for(k=1; k<=nMore; k++){
-      if( (u[i+k] & 0xC0)!=0x80 ) return 0;
-      c = (c<<6) | (u[i+k] & 0x3F);
-    }
-    if( (nMore==2 && (c<0x800 || (c>=0xD800 && c<=0xDFFF)))
-     || (nMore==3 && (c<0x10000 || c>0x10FFFF)) ){
-      return 0;
-    }
-    i += (size_t)nMore + 1;
-  }
-  return 1;
 }
 
 /* Write the pending map (if any) as a MAP step and empty it. */
@@ -556,7 +533,7 @@ static int ncPrecompiled(Nc *x, const cJSON *pN){
     size_t nVal = zEnd ? (size_t)(zEnd - (aStr + k->iVal)) : nStr - k->iVal;
     uint32_t h = pcFnv(k->a, k->n) & (nSlot-1), k0 = 0, k1;
     int j;
-    if( nVal>4096 || !utf8Len((const char*)aStr + k->iVal, nVal) ){
+    if( nVal>4096 || !embUtf8Valid((const char*)aStr + k->iVal, nVal) ){
       goto malformed;
     }
     for(j=0; j<4 && j<k->n; j++) k0 |= (uint32_t)k->a[j] << (8*j);
@@ -657,7 +634,7 @@ static int ncNode(Nc *x, const cJSON *pN, int iDepth){
                      "({\"String\": ...} or {\"Regex\": ...}) and a string "
                      "\"content\"");
     }
-    if( !utf8Len(zTo, strlen(zTo)) || !utf8Len(zS ? zS : zR,
+    if( !embUtf8Valid(zTo, strlen(zTo)) || !embUtf8Valid(zS ? zS : zR,
                                                 strlen(zS ? zS : zR)) ){
       return ncError(x, "malformed normalizer: Replace strings must be "
                      "UTF-8");
@@ -712,7 +689,7 @@ static int ncNode(Nc *x, const cJSON *pN, int iDepth){
   if( strcmp(zType, "Prepend")==0 ){
     const char *z = strItem(pN, "prepend");
     uint32_t aArg[2];
-    if( z==0 || !utf8Len(z, strlen(z)) ){
+    if( z==0 || !embUtf8Valid(z, strlen(z)) ){
       return ncError(x, "malformed normalizer: Prepend needs a string "
                      "\"prepend\"");
     }

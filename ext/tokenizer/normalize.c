@@ -420,7 +420,6 @@ struct NormPc {
   uint32_t nBytes;
 };
 
-static int isUtf8(const uint8_t *z, size_t n);
 
 /*
 ** The string of the shortest key that is a prefix of z[0..n) (n >= 1), as
@@ -446,7 +445,7 @@ static int pcLookup(const NormPc *t, const uint8_t *z, size_t n,
         uint32_t off = embU32At(t->aSlot, 4*(uint64_t)h+2);
         uint32_t len = embU32At(t->aSlot, 4*(uint64_t)h+3);
         if( off>t->nBytes || len>t->nBytes-off
-         || !isUtf8(t->aBytes+off, len) ){
+         || !embUtf8Valid((const char*)t->aBytes+off, len) ){
           return 0;
         }
         *pz = t->aBytes+off;
@@ -711,37 +710,13 @@ no_mem:
 
 /* ---------------------------------------------------------------- check */
 
-/* 1 when z[0..n) is well-formed UTF-8, else 0. */
-static int isUtf8(const uint8_t *z, size_t n){
-  size_t i = 0;
-  while( i<n ){
-    uint32_t c = z[i];
-    int nMore, k;
-    if( c<0x80 ){ i++; continue; }
-    if( c<0xC2 || c>0xF4 ) return 0;
-    nMore = c>=0xF0 ? 3 : c>=0xE0 ? 2 : 1;
-    if( n-i<=(size_t)nMore ) return 0;
-    c &= 0x3F >> nMore;
-    for(k=1; k<=nMore; k++){
-      if( (z[i+k] & 0xC0)!=0x80 ) return 0;
-      c = (c<<6) | (z[i+k] & 0x3F);
-    }
-    if( (nMore==2 && (c<0x800 || (c>=0xD800 && c<=0xDFFF)))
-     || (nMore==3 && (c<0x10000 || c>0x10FFFF)) ){
-      return 0;
-    }
-    i += (size_t)nMore + 1;
-  }
-  return 1;
-}
-
 /* Is (off, len) a well-formed UTF-8 string of at most NORM_MAX_STRING
 ** bytes inside aData[0..nData)?  bNonEmpty: at least one byte. */
 static int checkString(const uint8_t *aData, size_t nData, uint32_t off,
                        uint32_t len, int bNonEmpty){
   if( off>nData || len>nData-off || len>NORM_MAX_STRING ) return 0;
   if( bNonEmpty && len==0 ) return 0;
-  return isUtf8(aData+off, len);
+  return embUtf8Valid((const char*)aData+off, len);
 }
 
 static int isScalar(uint32_t c){
