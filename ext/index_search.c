@@ -333,14 +333,6 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
         rc = embProgressTick(&p->prog, (sqlite3_uint64)n*p->nStride/8);
         if( rc ) goto stage1_done;
         for(j=0; j<n; j++){
-          if( (j & 15)==0 && j+16<=n ){
-            /* Most rows are past T once it has settled: skip sixteen at
-            ** a time when every one is (bit 31 of T - d set for each, as
-            ** d and T are below 2^31; a loop the compiler vectorises). */
-            uint32_t t, all = 0xFFFFFFFFu;
-            for(t=0; t<16; t++) all &= T - aDist[j+t];
-            if( all & 0x80000000u ){ j += 15; continue; }
-          }
           if( aDist[j]>T ) continue;
           if( !embChunkValid(pC, s+j) ) continue;
           /* The rowid is looked up for the rows kept, at the end: read
