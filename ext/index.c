@@ -91,11 +91,12 @@ static const char *const azStmtSql[INDEX_NSTMT] = {
   "SELECT vector FROM \"%w\".\"%w_data\" WHERE id=?1",
   "SELECT content FROM \"%w\".\"%w_data\" WHERE id=?1",
   "SELECT 1 FROM \"%w\".\"%w_data\" WHERE id=?1",
-  "SELECT id, version, cap, used, live FROM \"%w\".\"%w_chunks\" ORDER BY id",
-  ("INSERT INTO \"%w\".\"%w_chunks\"(id, version, cap, used, live) "
-   "VALUES(?1, ?2, ?3, ?4, ?5)"),
-  ("UPDATE \"%w\".\"%w_chunks\" SET version=?2, cap=?3, used=?4, live=?5 "
-   "WHERE id=?1"),
+  ("SELECT id, version, cap, used, live, base FROM \"%w\".\"%w_chunks\" "
+   "ORDER BY id"),
+  ("INSERT INTO \"%w\".\"%w_chunks\"(id, version, cap, used, live, base) "
+   "VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
+  ("UPDATE \"%w\".\"%w_chunks\" SET version=?2, cap=?3, used=?4, live=?5, "
+   "base=?6 WHERE id=?1"),
   "INSERT OR REPLACE INTO \"%w\".\"%w_codes\"(id, data) VALUES(?1, ?2)",
   "INSERT OR REPLACE INTO \"%w\".\"%w_fine\"(id, data) VALUES(?1, ?2)",
 };
@@ -504,6 +505,7 @@ static int indexUpdateRow(index_vtab *p, sqlite3_value **argv){
   if( rc==SQLITE_OK ) rc = embStoreWriteBegin(p);
   /* Every check is done: from here on, changes. */
   if( rc==SQLITE_OK && aVec ) rc = embStoreReserve(p, iOld, &slot);
+  if( rc==SQLITE_OK && iNew!=iOld ) rc = embStoreRekeyReserve(p, iOld, iNew);
   if( rc==SQLITE_OK && bReplace ) rc = indexDeleteRow(p, iNew);
   if( rc==SQLITE_OK ){
     rc = indexDataUpdate(p, iOld, iNew, aVec, pContent, bContentSet);

@@ -22,6 +22,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define INDEX_MAX_K          10000
 #define INDEX_MAX_DIMS       65536
@@ -47,8 +48,14 @@
 **
 **   aImg   NAME_codes.data: valid bitmap (nCap/8 bytes: bit i of byte i/8
 **          set when slot i holds a row), rowids (nCap int64, little-
-**          endian), codes (nCap x nStride bytes: sign bits, zero-padded to
-**          nStride, for quant=binary; float32 vectors for quant=none)
+**          endian; left out of a dense chunk), codes (nCap x nStride
+**          bytes: sign bits, zero-padded to nStride, for quant=binary;
+**          float32 vectors for quant=none)
+**   A dense chunk (bDense, NAME_chunks.base not NULL) holds in slot i the
+**   row iBase + i, so its image needs no rowids: rows inserted in rowid
+**   order, the common case, cost no rowid bytes to read or keep.  A write
+**   that breaks the rule makes the chunk explicit (chunkExplicit()), for
+**   good.
 **   aFine  NAME_fine.data (quant=binary): scales (nCap float32), then
 **          4-bit codes (nCap x nFine bytes).  NULL while not in memory:
 **          only searches of a small index read them (index_search.c).
@@ -60,6 +67,8 @@ struct IndexChunk {
   uint32_t nCap;             /* slots */
   uint32_t nUsed;            /* slots ever used (appends go here) */
   uint32_t nLive;            /* slots holding a row */
+  sqlite3_int64 iBase;       /* bDense: the rowid of slot 0 */
+  uint8_t bDense;            /* no rowids in aImg: slot i is row iBase+i */
   uint8_t *aImg;
   uint8_t *aFine;
   /* Changes not yet written to the shadow tables (index_store.c): */
@@ -223,7 +232,8 @@ void embStoreFree(IndexCache *c);
 ** nothing has changed), embStoreApply() sets the row's rowid and codes
 ** from its float32 vector aVec (nDims elements) and cannot fail.
 ** embStoreRemove() and embStoreRekey() cannot fail either (a rowid that is
-** not there is left alone). */
+** not there is left alone); embStoreRekeyReserve(), before, makes the
+** memory a new rowid needs. */
 typedef struct IndexSlot IndexSlot;
 struct IndexSlot {
   int iChunk;
@@ -235,6 +245,7 @@ int embStoreReserve(index_vtab *p, sqlite3_int64 iRowid, IndexSlot *pSlot);
 void embStoreApply(index_vtab *p, const IndexSlot *pSlot, sqlite3_int64 iRowid,
                    const uint8_t *aVec);
 void embStoreRemove(index_vtab *p, sqlite3_int64 iRowid);
+int embStoreRekeyReserve(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew);
 void embStoreRekey(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew);
 int embStoreFlush(index_vtab *p);
 /* After ROLLBACK or ROLLBACK TO: drop what the shadow tables no longer
@@ -245,12 +256,15 @@ void embStoreCommitted(index_vtab *p);
 /* Position of iRowid in the cache, or -1 (the hash must be built). */
 sqlite3_int64 embStoreFind(const IndexCache *c, sqlite3_int64 iRowid);
 
-/* Bytes of chunk c's aImg, and where its parts start. */
-static inline const sqlite3_int64 *embChunkRowids(const IndexChunk *c){
-  return (const sqlite3_int64*)(void*)(c->aImg + c->nCap/8);
+/* The rowid in slot i of chunk c, and where c's codes start. */
+static inline sqlite3_int64 embChunkRowid(const IndexChunk *c, uint32_t i){
+  sqlite3_int64 r;
+  if( c->bDense ) return c->iBase + (sqlite3_int64)i;
+  memcpy(&r, c->aImg + c->nCap/8 + (size_t)8*i, 8);
+  return r;
 }
 static inline const uint8_t *embChunkCodes(const IndexChunk *c){
-  return c->aImg + c->nCap/8 + (size_t)8*c->nCap;
+  return c->aImg + c->nCap/8 + (c->bDense ? 0 : (size_t)8*c->nCap);
 }
 static inline int embChunkValid(const IndexChunk *c, uint32_t i){
   return (c->aImg[i>>3] >> (i&7)) & 1;

@@ -188,12 +188,11 @@ static void forEachRow(const index_vtab *p, const IndexQuery *q,
   }
   for(i=0; i<c->nChunk; i++){
     const IndexChunk *pC = c->apChunk[i];
-    const sqlite3_int64 *aRowid = embChunkRowids(pC);
     const uint8_t *aCode = embChunkCodes(pC);
     uint32_t s;
     for(s=0; s<pC->nUsed; s++){
       if( embChunkValid(pC, s) ){
-        xRow(pArg, ((uint32_t)i<<INDEX_CHUNK_SHIFT) | s, aRowid[s],
+        xRow(pArg, ((uint32_t)i<<INDEX_CHUNK_SHIFT) | s, embChunkRowid(pC, s),
              aCode + p->nStride*(size_t)s);
       }
     }
@@ -347,8 +346,8 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
   if( !q->aRowid ){
     for(i=0; i<pOut->n; i++){
       uint32_t iPos = pOut->a[i].iPos;
-      pOut->a[i].iRowid = embChunkRowids(c->apChunk[iPos>>INDEX_CHUNK_SHIFT])
-                                        [iPos & (INDEX_CHUNK_MAX-1)];
+      pOut->a[i].iRowid = embChunkRowid(c->apChunk[iPos>>INDEX_CHUNK_SHIFT],
+                                        iPos & (INDEX_CHUNK_MAX-1));
     }
   }
 stage1_done:
@@ -460,13 +459,11 @@ static int stageFineAll(index_vtab *p, const IndexQuery *q, CandList *pOut,
   *pnScan = 0;
   for(i=0; rc==SQLITE_OK && i<c->nChunk; i++){
     IndexChunk *pC = c->apChunk[i];
-    const sqlite3_int64 *aRowid;
     const uint8_t *aCode;
     uint32_t s, j;
     rc = embStoreChunkFine(p, i);
     if( rc ) break;
     pC = c->apChunk[i];
-    aRowid = embChunkRowids(pC);
     aCode = pC->aFine + (size_t)4*pC->nCap;
     for(s=0; rc==SQLITE_OK && s<pC->nUsed; s+=SEARCH_BLOCK){
       uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
@@ -481,7 +478,7 @@ static int stageFineAll(index_vtab *p, const IndexQuery *q, CandList *pOut,
         memcpy(&rScale, pC->aFine + (size_t)4*(s+j), 4);
         d = -(double)rScale*(double)aDot[j];
         if( d>rCut ) continue;
-        rc = candPush(pOut, d, aRowid[s+j],
+        rc = candPush(pOut, d, embChunkRowid(pC, s+j),
                       ((uint32_t)i<<INDEX_CHUNK_SHIFT) | (s+j));
         if( rc ) break;
         heapOffer(&h, d, 0, 0);

@@ -15,13 +15,16 @@
 **   NAME_data(id INTEGER PRIMARY KEY, vector BLOB NOT NULL, content)
 **       each row's float32 vector (read by the exact stage of a search)
 **       and content;
-**   NAME_chunks(id INTEGER PRIMARY KEY, version, cap, used, live)
+**   NAME_chunks(id INTEGER PRIMARY KEY, version, cap, used, live, base)
 **       one small row per chunk: its capacity in slots (64 .. 4096, a
-**       power of two), the slots ever used, the slots holding a row, and
-**       version: the generation of the last transaction that changed it;
+**       power of two), the slots ever used, the slots holding a row,
+**       version: the generation of the last transaction that changed it,
+**       and base: NULL, or the rowid of slot 0 of a dense chunk (slot i
+**       holds row base+i, so its image has no rowids);
 **   NAME_codes(id INTEGER PRIMARY KEY, data BLOB NOT NULL)
 **       per chunk, the image IndexChunk.aImg describes: a validity bitmap,
-**       the rowids, the codes (sign bits; float vectors with quant=none);
+**       the rowids (not in a dense chunk), the codes (sign bits; float
+**       vectors with quant=none);
 **   NAME_fine(id INTEGER PRIMARY KEY, data BLOB NOT NULL)   quant=binary
 **       per chunk, IndexChunk.aFine: a scale and a 4-bit code per slot.
 ** Format 1 (up to f1dbee8) had NAME_code(id, code), one row per vector,
@@ -31,7 +34,8 @@
 ** HOW IT WORKS
 ** Reading.  A connection loads each chunk's NAME_codes image with one
 ** sqlite3_blob_read(): a million rows of 256 dims are 245 chunks, about
-** 40 MB, in memory from pages.c (huge pages).  The 4-bit codes are read,
+** 32 MB when they are dense (40 MB with rowids), in memory from pages.c
+** (huge pages).  The 4-bit codes are read,
 ** a NAME_fine image a chunk, only by the searches of an index small
 ** enough to estimate every row with them (index_search.c); a large one
 ** is searched with its sign bits alone, so a new connection waits for
@@ -51,11 +55,15 @@
 ** savepoint's changes are in the tables before SQLite's journal can roll
 ** them back.  A flush writes each changed chunk's dirty slots in place
 ** with sqlite3_blob_write(), or the whole images for a chunk that is new
-** or has grown, and its NAME_chunks row with the new version.  After a
+** or has grown or lost its density, and its NAME_chunks row with the new
+** version.  After a
 ** ROLLBACK or ROLLBACK TO the chunks this transaction touched are marked
 ** stale and read again.  A new row takes a free slot of the lowest chunk
 ** with one (the holes deletes leave), else the end of the last chunk,
 ** which doubles its capacity up to 4096 slots before a new chunk begins.
+** A chunk begins dense; the first row whose rowid is not base+slot (a
+** hole reused by a new rowid, a rowid changed, rows out of order) makes it
+** explicit, rewritten whole at the flush.
 **
 ** Migration.  The first write to a format-1 index creates the chunk
 ** tables, fills them from NAME_data's vectors (every code computed
@@ -79,8 +87,18 @@ SQLITE_EXTENSION_INIT3
 ** Sizes
 */
 
-static size_t imgBytes(const index_vtab *p, uint32_t nCap){
-  return (size_t)nCap/8 + (size_t)8*nCap + p->nStride*(size_t)nCap;
+/* A dense chunk's base is at most BASE_MAX, so that base + slot cannot
+** overflow in a chunk of any capacity. */
+#define ROWID_MIN  (-(sqlite3_int64)0x7fffffffffffffffLL - 1)
+#define BASE_MAX   ((sqlite3_int64)0x7fffffffffffffffLL - (INDEX_CHUNK_MAX-1))
+
+static size_t imgBytes(const index_vtab *p, uint32_t nCap, int bDense){
+  return (size_t)nCap/8 + (bDense ? 0 : (size_t)8*nCap)
+       + p->nStride*(size_t)nCap;
+}
+
+static size_t chunkImgBytes(const index_vtab *p, const IndexChunk *c){
+  return imgBytes(p, c->nCap, c->bDense);
 }
 
 static size_t fineBytes(const index_vtab *p, uint32_t nCap){
@@ -91,12 +109,13 @@ static int hasFine(const index_vtab *p){
   return p->eQuant==INDEX_QUANT_BINARY;
 }
 
-static sqlite3_int64 *chunkRowidsW(IndexChunk *c){
-  return (sqlite3_int64*)(void*)(c->aImg + c->nCap/8);
+/* Set slot i's rowid in an explicit chunk. */
+static void chunkSetRowid(IndexChunk *c, uint32_t i, sqlite3_int64 iRowid){
+  memcpy(c->aImg + c->nCap/8 + (size_t)8*i, &iRowid, 8);
 }
 
 static uint8_t *chunkCodesW(IndexChunk *c){
-  return c->aImg + c->nCap/8 + (size_t)8*c->nCap;
+  return c->aImg + c->nCap/8 + (c->bDense ? 0 : (size_t)8*c->nCap);
 }
 
 static void chunkFree(IndexChunk *c){
@@ -129,7 +148,7 @@ static uint32_t hashOf(const IndexCache *c, sqlite3_int64 iRowid){
 
 static sqlite3_int64 rowidAt(const IndexCache *c, uint32_t iPos){
   const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
-  return embChunkRowids(pC)[iPos & (INDEX_CHUNK_MAX-1)];
+  return embChunkRowid(pC, iPos & (INDEX_CHUNK_MAX-1));
 }
 
 sqlite3_int64 embStoreFind(const IndexCache *c, sqlite3_int64 iRowid){
@@ -239,8 +258,9 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
   c->iId = iId;
   c->iVersion = -1;
   c->nCap = nCap;
-  c->aImg = embPagesAlloc(imgBytes(p, nCap));
-  if( c->aImg ) memset(c->aImg, 0, imgBytes(p, nCap));
+  c->bDense = 1;
+  c->aImg = embPagesAlloc(imgBytes(p, nCap, 1));
+  if( c->aImg ) memset(c->aImg, 0, imgBytes(p, nCap, 1));
   if( c->aImg && hasFine(p) ){
     c->aFine = embPagesAlloc(fineBytes(p, nCap) + INDEX_FINE_SLACK);
     if( c->aFine ) memset(c->aFine, 0, fineBytes(p, nCap) + INDEX_FINE_SLACK);
@@ -256,7 +276,8 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
 ** be in memory. */
 static int chunkGrow(const index_vtab *p, IndexChunk *c){
   uint32_t nOld = c->nCap, nNew = nOld*2;
-  uint8_t *aImg = embPagesAlloc(imgBytes(p, nNew));
+  size_t nRowid = c->bDense ? 0 : 8;     /* rowid bytes a slot */
+  uint8_t *aImg = embPagesAlloc(imgBytes(p, nNew, c->bDense));
   uint8_t *aFine = 0;
   if( aImg==0 ) return SQLITE_NOMEM;
   if( hasFine(p) ){
@@ -270,10 +291,10 @@ static int chunkGrow(const index_vtab *p, IndexChunk *c){
     memcpy(aFine + (size_t)4*nNew, c->aFine + (size_t)4*nOld,
            p->nFine*(size_t)nOld);
   }
-  memset(aImg, 0, imgBytes(p, nNew));
+  memset(aImg, 0, imgBytes(p, nNew, c->bDense));
   memcpy(aImg, c->aImg, nOld/8);
-  memcpy(aImg + nNew/8, c->aImg + nOld/8, (size_t)8*nOld);
-  memcpy(aImg + nNew/8 + (size_t)8*nNew, c->aImg + nOld/8 + (size_t)8*nOld,
+  memcpy(aImg + nNew/8, c->aImg + nOld/8, nRowid*nOld);
+  memcpy(aImg + nNew/8 + nRowid*nNew, c->aImg + nOld/8 + nRowid*nOld,
          p->nStride*(size_t)nOld);
   embPagesFree(c->aImg);
   embPagesFree(c->aFine);
@@ -282,6 +303,47 @@ static int chunkGrow(const index_vtab *p, IndexChunk *c){
   c->nCap = nNew;
   c->bWhole = 1;
   return SQLITE_OK;
+}
+
+/* Make dense chunk c explicit: its image re-laid out with every slot's
+** rowid (0 in a free slot), written whole at the next flush. */
+static int chunkExplicit(const index_vtab *p, IndexChunk *c){
+  uint32_t n = c->nCap, i;
+  uint8_t *aImg;
+  if( !c->bDense ) return SQLITE_OK;
+  aImg = embPagesAlloc(imgBytes(p, n, 0));
+  if( aImg==0 ) return SQLITE_NOMEM;
+  memcpy(aImg, c->aImg, n/8);
+  for(i=0; i<n; i++){
+    sqlite3_int64 r = embChunkValid(c, i) ? c->iBase + (sqlite3_int64)i : 0;
+    memcpy(aImg + n/8 + (size_t)8*i, &r, 8);
+  }
+  memcpy(aImg + n/8 + (size_t)8*n, c->aImg + n/8, p->nStride*(size_t)n);
+  embPagesFree(c->aImg);
+  c->aImg = aImg;
+  c->bDense = 0;
+  c->iBase = 0;
+  c->bWhole = c->bMeta = c->bTouched = 1;
+  return SQLITE_OK;
+}
+
+/* Make room in chunk c for row iRowid in slot i: nothing to do where c is
+** explicit or iRowid is base+i; an empty dense chunk takes a new base;
+** else c becomes explicit.  May fail (out of memory) with c unchanged. */
+static int chunkTakeRowid(const index_vtab *p, IndexChunk *c, uint32_t i,
+                          sqlite3_int64 iRowid){
+  if( !c->bDense ) return SQLITE_OK;
+  /* base = iRowid - i, at most BASE_MAX. */
+  if( iRowid >= ROWID_MIN + (sqlite3_int64)i
+   && iRowid - (sqlite3_int64)i <= BASE_MAX ){
+    if( c->iBase + (sqlite3_int64)i==iRowid ) return SQLITE_OK;
+    if( c->nLive==0 ){
+      c->iBase = iRowid - (sqlite3_int64)i;
+      c->bMeta = c->bTouched = 1;
+      return SQLITE_OK;
+    }
+  }
+  return chunkExplicit(p, c);
 }
 
 /* Room for one more chunk pointer in c->apChunk. */
@@ -385,10 +447,11 @@ static int storeReadImage(index_vtab *p, const char *zTable, sqlite3_int64 iId,
   return SQLITE_OK;
 }
 
-/* Load chunk (iId, cap, used, live) from NAME_codes into a new chunk. */
+/* Load chunk (iId, cap, used, live, base) from NAME_codes into a new chunk. */
 static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
                           sqlite3_int64 iVersion, uint32_t nCap,
-                          uint32_t nUsed, uint32_t nLive, IndexChunk **ppOut){
+                          uint32_t nUsed, uint32_t nLive, int bDense,
+                          sqlite3_int64 iBase, IndexChunk **ppOut){
   IndexChunk *c = sqlite3_malloc64(sizeof(*c));
   uint32_t i, n = 0;
   int rc;
@@ -400,12 +463,14 @@ static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
   c->nCap = nCap;
   c->nUsed = nUsed;
   c->nLive = nLive;
-  c->aImg = embPagesAlloc(imgBytes(p, nCap));
+  c->bDense = (uint8_t)bDense;
+  c->iBase = iBase;
+  c->aImg = embPagesAlloc(chunkImgBytes(p, c));
   if( c->aImg==0 ){
     chunkFree(c);
     return SQLITE_NOMEM;
   }
-  rc = storeReadImage(p, "codes", iId, c->aImg, imgBytes(p, nCap));
+  rc = storeReadImage(p, "codes", iId, c->aImg, chunkImgBytes(p, c));
   if( rc==SQLITE_OK ){
     /* The bitmap must agree with the counts: nothing valid at or past
     ** nUsed, nLive slots valid. */
@@ -447,6 +512,8 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
     sqlite3_int64 nCap = sqlite3_column_int64(pStmt, 2);
     sqlite3_int64 nUsed = sqlite3_column_int64(pStmt, 3);
     sqlite3_int64 nLive = sqlite3_column_int64(pStmt, 4);
+    int bDense = sqlite3_column_type(pStmt, 5)!=SQLITE_NULL;
+    sqlite3_int64 iBase = bDense ? sqlite3_column_int64(pStmt, 5) : 0;
     IndexChunk *pChunk = 0;
     int t;
     for(t=1; t<=4; t++){
@@ -457,6 +524,12 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
      || nLive>nUsed ){
       rc = embIndexCorrupt(p, "chunks", sqlite3_mprintf(
           "chunk %lld has a bad id, version, cap, used or live", iId));
+      break;
+    }
+    if( bDense && (sqlite3_column_type(pStmt, 5)!=SQLITE_INTEGER
+                   || iBase>BASE_MAX) ){
+      rc = embIndexCorrupt(p, "chunks", sqlite3_mprintf(
+          "chunk %lld has a bad base", iId));
       break;
     }
     iPrev = iId;
@@ -472,7 +545,8 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
     if( j<c->nChunk && c->apChunk[j]->iId==iId ){
       IndexChunk *pOld = c->apChunk[j];
       if( pOld->iVersion==iVer && pOld->nCap==(uint32_t)nCap
-       && pOld->nUsed==(uint32_t)nUsed && pOld->nLive==(uint32_t)nLive ){
+       && pOld->nUsed==(uint32_t)nUsed && pOld->nLive==(uint32_t)nLive
+       && pOld->bDense==bDense && pOld->iBase==iBase ){
         pChunk = pOld;
       }
       if( nNew!=j ) bShape = 1;
@@ -483,10 +557,10 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
     if( pChunk==0 ){
       int bFine = j>0 && j<=c->nChunk && c->apChunk[j-1]->iId==iId
                && c->apChunk[j-1]->aFine!=0;
-      rc = embProgressTick(&p->prog, imgBytes(p, (uint32_t)nCap)/8);
+      rc = embProgressTick(&p->prog, imgBytes(p, (uint32_t)nCap, bDense)/8);
       if( rc==SQLITE_OK ){
         rc = storeLoadChunk(p, iId, iVer, (uint32_t)nCap, (uint32_t)nUsed,
-                            (uint32_t)nLive, &pChunk);
+                            (uint32_t)nLive, bDense, iBase, &pChunk);
       }
       /* A chunk read again keeps its 4-bit codes in memory if it had
       ** them, so that a commit elsewhere costs this connection the chunk,
@@ -595,15 +669,16 @@ static int storeLoadLegacy(index_vtab *p, IndexCache *c){
       memset(pC, 0, sizeof(*pC));
       pC->nCap = INDEX_CHUNK_MAX;
       pC->iId = c->nChunk + 1;
-      pC->aImg = embPagesAlloc(imgBytes(p, pC->nCap));
+      /* Explicit rowids: these chunks live in memory only. */
+      pC->aImg = embPagesAlloc(imgBytes(p, pC->nCap, 0));
       if( pC->aImg==0 ){ chunkFree(pC); rc = SQLITE_NOMEM; break; }
-      memset(pC->aImg, 0, imgBytes(p, pC->nCap));
+      memset(pC->aImg, 0, imgBytes(p, pC->nCap, 0));
       c->apChunk[c->nChunk++] = pC;
     }
     i = pC->nUsed++;
     pC->nLive++;
     pC->aImg[i>>3] |= (uint8_t)(1u<<(i&7));
-    chunkRowidsW(pC)[i] = iRowid;
+    chunkSetRowid(pC, i, iRowid);
     memcpy(chunkCodesW(pC) + p->nStride*(size_t)i, a, nCode);
     c->nRow++;
   }
@@ -733,7 +808,7 @@ int embStoreCreate(index_vtab *p, char **pzErr){
         "vector BLOB NOT NULL, content);"
       "CREATE TABLE \"%w\".\"%w_chunks\"(id INTEGER PRIMARY KEY, "
         "version INTEGER NOT NULL, cap INTEGER NOT NULL, "
-        "used INTEGER NOT NULL, live INTEGER NOT NULL);"
+        "used INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER);"
       "CREATE TABLE \"%w\".\"%w_codes\"(id INTEGER PRIMARY KEY, "
         "data BLOB NOT NULL);",
       p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName, p->zDb, p->zName);
@@ -824,10 +899,13 @@ static int storeAppend(index_vtab *p, IndexCache *c, sqlite3_int64 iRowid,
     c->apChunk[c->nChunk++] = pC;
     if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap);
   }
-  i = pC->nUsed++;
+  i = pC->nUsed;
+  rc = chunkTakeRowid(p, pC, i, iRowid);
+  if( rc ) return rc;
+  pC->nUsed++;
   pC->nLive++;
   pC->aImg[i>>3] |= (uint8_t)(1u<<(i&7));
-  chunkRowidsW(pC)[i] = iRowid;
+  if( !pC->bDense ) chunkSetRowid(pC, i, iRowid);
   slotSetCodes(p, pC, i, aVec);
   c->nRow++;
   return SQLITE_OK;
@@ -878,7 +956,7 @@ static int storeMigrate(index_vtab *p){
     sqlite3_str_appendf(pSql,
         "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_chunks\"(id INTEGER "
           "PRIMARY KEY, version INTEGER NOT NULL, cap INTEGER NOT NULL, "
-          "used INTEGER NOT NULL, live INTEGER NOT NULL);"
+          "used INTEGER NOT NULL, live INTEGER NOT NULL, base INTEGER);"
         "CREATE TABLE IF NOT EXISTS \"%w\".\"%w_codes\"(id INTEGER "
           "PRIMARY KEY, data BLOB NOT NULL);"
         "DELETE FROM \"%w\".\"%w_chunks\";"
@@ -996,6 +1074,9 @@ int embStoreReserve(index_vtab *p, sqlite3_int64 iRowid, IndexSlot *pSlot){
   }else{
     rc = hashReserve(c, 1);
     if( rc==SQLITE_OK ) rc = storeAllocSlot(p, &pSlot->iChunk, &pSlot->iSlot);
+    if( rc==SQLITE_OK ){
+      rc = chunkTakeRowid(p, c->apChunk[pSlot->iChunk], pSlot->iSlot, iRowid);
+    }
     if( rc ) return rc;
     pSlot->bNew = 1;
   }
@@ -1011,7 +1092,7 @@ void embStoreApply(index_vtab *p, const IndexSlot *pSlot, sqlite3_int64 iRowid,
     if( iSlot==pC->nUsed ) pC->nUsed++;
     pC->nLive++;
     pC->aImg[iSlot>>3] |= (uint8_t)(1u<<(iSlot&7));
-    chunkRowidsW(pC)[iSlot] = iRowid;
+    if( !pC->bDense ) chunkSetRowid(pC, iSlot, iRowid);
     c->nRow++;
     hashAdd(c, ((uint32_t)pSlot->iChunk<<INDEX_CHUNK_SHIFT) | iSlot);
   }
@@ -1029,7 +1110,7 @@ void embStoreRemove(index_vtab *p, sqlite3_int64 iRowid){
   iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
   hashRemove(c, (uint32_t)iPos);
   pC->aImg[iSlot>>3] &= (uint8_t)~(1u<<(iSlot&7));
-  chunkRowidsW(pC)[iSlot] = 0;
+  if( !pC->bDense ) chunkSetRowid(pC, iSlot, 0);
   memset(chunkCodesW(pC) + p->nStride*(size_t)iSlot, 0, p->nStride);
   pC->nLive--;
   chunkDirty(pC, iSlot);
@@ -1037,6 +1118,21 @@ void embStoreRemove(index_vtab *p, sqlite3_int64 iRowid){
   if( (int)(iPos>>INDEX_CHUNK_SHIFT) < c->iHole ){
     c->iHole = (int)(iPos>>INDEX_CHUNK_SHIFT);
   }
+}
+
+int embStoreRekeyReserve(index_vtab *p, sqlite3_int64 iOld,
+                         sqlite3_int64 iNew){
+  IndexCache *c = p->pCache;
+  sqlite3_int64 iPos = embStoreFind(c, iOld);
+  IndexChunk *pC;
+  uint32_t iSlot;
+  if( iPos<0 ) return SQLITE_OK;
+  pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+  iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
+  if( pC->bDense && pC->iBase + (sqlite3_int64)iSlot!=iNew ){
+    return chunkExplicit(p, pC);
+  }
+  return SQLITE_OK;
 }
 
 void embStoreRekey(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew){
@@ -1048,7 +1144,8 @@ void embStoreRekey(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew){
   pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
   iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
   hashRemove(c, (uint32_t)iPos);
-  chunkRowidsW(pC)[iSlot] = iNew;
+  /* A dense chunk holds iNew here already (embStoreRekeyReserve()). */
+  if( !pC->bDense ) chunkSetRowid(pC, iSlot, iNew);
   hashAdd(c, (uint32_t)iPos);
   chunkDirty(pC, iSlot);
 }
@@ -1068,7 +1165,7 @@ static int storeFlushChunk(index_vtab *p, IndexChunk *c, sqlite3_int64 iGen){
     rc = embIndexStmt(p, STMT_CODES_PUT, &pStmt);
     if( rc==SQLITE_OK ){
       sqlite3_bind_int64(pStmt, 1, c->iId);
-      sqlite3_bind_blob64(pStmt, 2, c->aImg, imgBytes(p, c->nCap),
+      sqlite3_bind_blob64(pStmt, 2, c->aImg, chunkImgBytes(p, c),
                           SQLITE_STATIC);
       rc = embIndexStmtRun(p, pStmt);
     }
@@ -1085,17 +1182,18 @@ static int storeFlushChunk(index_vtab *p, IndexChunk *c, sqlite3_int64 iGen){
     sqlite3_blob *pBlob = 0;
     char zTab[300];
     uint32_t lo = c->iLo, hi = c->iHi, n = c->nCap;
+    size_t nRowid = c->bDense ? 0 : 8;   /* rowid bytes a slot */
     sqlite3_snprintf(sizeof(zTab), zTab, "%s_codes", p->zName);
     rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", c->iId, 1, &pBlob);
-    if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(pBlob)!=imgBytes(p, n) ){
+    if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(pBlob)!=chunkImgBytes(p, c) ){
       rc = SQLITE_CORRUPT_VTAB;
     }
     if( rc==SQLITE_OK ) rc = blobWrite(pBlob, c->aImg, lo/8, (hi-1)/8 - lo/8 + 1);
     if( rc==SQLITE_OK ){
-      rc = blobWrite(pBlob, c->aImg, n/8 + (size_t)8*lo, (size_t)8*(hi-lo));
+      rc = blobWrite(pBlob, c->aImg, n/8 + nRowid*lo, nRowid*(hi-lo));
     }
     if( rc==SQLITE_OK ){
-      rc = blobWrite(pBlob, c->aImg, n/8 + (size_t)8*n + p->nStride*lo,
+      rc = blobWrite(pBlob, c->aImg, n/8 + nRowid*n + p->nStride*lo,
                      p->nStride*(hi-lo));
     }
     sqlite3_blob_close(pBlob);
@@ -1136,6 +1234,8 @@ static int storeFlushChunk(index_vtab *p, IndexChunk *c, sqlite3_int64 iGen){
       sqlite3_bind_int64(pStmt, 3, c->nCap);
       sqlite3_bind_int64(pStmt, 4, c->nUsed);
       sqlite3_bind_int64(pStmt, 5, c->nLive);
+      if( c->bDense ) sqlite3_bind_int64(pStmt, 6, c->iBase);
+      else sqlite3_bind_null(pStmt, 6);
       rc = embIndexStmtRun(p, pStmt);
     }
   }

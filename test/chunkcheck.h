@@ -11,7 +11,8 @@
 ** the extension's code: every NAME_chunks row's counts are in range and its
 ** NAME_codes (and NAME_fine) image has the size its capacity gives; the
 ** validity bitmap has `live` bits set, none at or past `used`; the valid
-** slots' rowids are exactly NAME_data's ids, once each; each valid slot's
+** slots' rowids (base + slot in a dense chunk, whose `base` is not NULL
+** and whose image has no rowids) are exactly NAME_data's ids, once each; each valid slot's
 ** code is bquant() of its row's vector (quant=binary; its 4-bit code the
 ** direction rounded as the format says) or the vector itself (quant=none).
 */
@@ -90,7 +91,7 @@ static int chunkCheck(sqlite3 *db, const char *zDb, const char *zName,
   {
     char *zJoin = bBinary ? sqlite3_mprintf("LEFT JOIN \"%w\".\"%w_fine\" f "
                                             "USING(id)", zDb, zName) : 0;
-    zSql = sqlite3_mprintf("SELECT c.id, c.cap, c.used, c.live, k.data, %s "
+    zSql = sqlite3_mprintf("SELECT c.id, c.cap, c.used, c.live, k.data, %s, c.base "
                            "FROM \"%w\".\"%w_chunks\" c LEFT JOIN \"%w\".\"%w_codes\" k "
                            "USING(id) %s ORDER BY c.id",
                            bBinary ? "f.data" : "NULL", zDb, zName, zDb, zName,
@@ -116,6 +117,9 @@ static int chunkCheck(sqlite3 *db, const char *zDb, const char *zName,
     int nImg = sqlite3_column_bytes(pBlob, 4);
     const uint8_t *aF = sqlite3_column_blob(pBlob, 5);
     int nF = sqlite3_column_bytes(pBlob, 5);
+    int bDense = sqlite3_column_type(pBlob, 6)!=SQLITE_NULL;
+    int64_t iBase = sqlite3_column_int64(pBlob, 6);
+    size_t nRowidBytes = bDense ? 0 : 8*(size_t)nCap;
     int64_t i, nValid = 0;
     if( nCap<64 || nCap>4096 || (nCap&(nCap-1)) || nUsed<0 || nUsed>nCap
      || nLive<0 || nLive>nUsed ){
@@ -123,7 +127,11 @@ static int chunkCheck(sqlite3 *db, const char *zDb, const char *zName,
                 (long long)nCap, (long long)nUsed, (long long)nLive);
       continue;
     }
-    if( aImg==0 || (size_t)nImg!=(size_t)nCap/8 + 8*(size_t)nCap + nStride*(size_t)nCap ){
+    if( bDense && sqlite3_column_type(pBlob, 6)!=SQLITE_INTEGER ){
+      CHUNK_BAD("chunk %lld: base is not an integer", (long long)iId);
+      continue;
+    }
+    if( aImg==0 || (size_t)nImg!=(size_t)nCap/8 + nRowidBytes + nStride*(size_t)nCap ){
       CHUNK_BAD("chunk %lld: codes image of %d bytes", (long long)iId, nImg);
       continue;
     }
@@ -142,7 +150,8 @@ static int chunkCheck(sqlite3 *db, const char *zDb, const char *zName,
                   (long long)i);
         continue;
       }
-      memcpy(&iRowid, aImg + nCap/8 + 8*i, 8);
+      if( bDense ) iRowid = iBase + i;
+      else memcpy(&iRowid, aImg + nCap/8 + 8*i, 8);
       if( nSeen>=nSeenAlloc ){
         nSeenAlloc = nSeenAlloc ? 2*nSeenAlloc : 1024;
         aSeen = realloc(aSeen, sizeof(int64_t)*(size_t)nSeenAlloc);
@@ -156,7 +165,7 @@ static int chunkCheck(sqlite3 *db, const char *zDb, const char *zName,
         CHUNK_BAD("rowid %lld: vector of %d bytes", (long long)iRowid,
                   sqlite3_column_bytes(pVec, 0));
       }else{
-        const uint8_t *aCode = aImg + nCap/8 + 8*nCap + nStride*(size_t)i;
+        const uint8_t *aCode = aImg + nCap/8 + nRowidBytes + nStride*(size_t)i;
         float *vv = malloc(sizeof(float)*(size_t)nDims);
         memcpy(vv, sqlite3_column_blob(pVec, 0), 4*(size_t)nDims);
         v = vv;
