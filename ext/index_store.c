@@ -92,9 +92,13 @@ SQLITE_EXTENSION_INIT3
 #define ROWID_MIN  (-(sqlite3_int64)0x7fffffffffffffffLL - 1)
 #define BASE_MAX   ((sqlite3_int64)0x7fffffffffffffffLL - (INDEX_CHUNK_MAX-1))
 
+/* Bytes of rowid a slot takes in a chunk's image. */
+static size_t rowidBytes(int bDense){
+  return bDense ? 0 : 8;
+}
+
 static size_t imgBytes(const index_vtab *p, uint32_t nCap, int bDense){
-  return (size_t)nCap/8 + (bDense ? 0 : (size_t)8*nCap)
-       + p->nStride*(size_t)nCap;
+  return (size_t)nCap/8 + (rowidBytes(bDense) + p->nStride)*(size_t)nCap;
 }
 
 static size_t chunkImgBytes(const index_vtab *p, const IndexChunk *c){
@@ -115,7 +119,7 @@ static void chunkSetRowid(IndexChunk *c, uint32_t i, sqlite3_int64 iRowid){
 }
 
 static uint8_t *chunkCodesW(IndexChunk *c){
-  return c->aImg + c->nCap/8 + (c->bDense ? 0 : (size_t)8*c->nCap);
+  return (uint8_t*)embChunkCodes(c);
 }
 
 static void chunkFree(IndexChunk *c){
@@ -276,7 +280,7 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
 ** be in memory. */
 static int chunkGrow(const index_vtab *p, IndexChunk *c){
   uint32_t nOld = c->nCap, nNew = nOld*2;
-  size_t nRowid = c->bDense ? 0 : 8;     /* rowid bytes a slot */
+  size_t nRowid = rowidBytes(c->bDense);
   uint8_t *aImg = embPagesAlloc(imgBytes(p, nNew, c->bDense));
   uint8_t *aFine = 0;
   if( aImg==0 ) return SQLITE_NOMEM;
@@ -1120,6 +1124,8 @@ void embStoreRemove(index_vtab *p, sqlite3_int64 iRowid){
   }
 }
 
+/* The row holds its slot, so its chunk is not empty: iNew fits as
+** base+slot or the chunk turns explicit. */
 int embStoreRekeyReserve(index_vtab *p, sqlite3_int64 iOld,
                          sqlite3_int64 iNew){
   IndexCache *c = p->pCache;
@@ -1129,10 +1135,7 @@ int embStoreRekeyReserve(index_vtab *p, sqlite3_int64 iOld,
   if( iPos<0 ) return SQLITE_OK;
   pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
   iSlot = (uint32_t)iPos & (INDEX_CHUNK_MAX-1);
-  if( pC->bDense && pC->iBase + (sqlite3_int64)iSlot!=iNew ){
-    return chunkExplicit(p, pC);
-  }
-  return SQLITE_OK;
+  return chunkTakeRowid(p, pC, iSlot, iNew);
 }
 
 void embStoreRekey(index_vtab *p, sqlite3_int64 iOld, sqlite3_int64 iNew){
@@ -1182,7 +1185,7 @@ static int storeFlushChunk(index_vtab *p, IndexChunk *c, sqlite3_int64 iGen){
     sqlite3_blob *pBlob = 0;
     char zTab[300];
     uint32_t lo = c->iLo, hi = c->iHi, n = c->nCap;
-    size_t nRowid = c->bDense ? 0 : 8;   /* rowid bytes a slot */
+    size_t nRowid = rowidBytes(c->bDense);
     sqlite3_snprintf(sizeof(zTab), zTab, "%s_codes", p->zName);
     rc = sqlite3_blob_open(p->db, p->zDb, zTab, "data", c->iId, 1, &pBlob);
     if( rc==SQLITE_OK && (size_t)sqlite3_blob_bytes(pBlob)!=chunkImgBytes(p, c) ){
