@@ -1172,7 +1172,10 @@ static int storeFlushChunk(index_vtab *p, IndexChunk *c, sqlite3_int64 iGen){
                           SQLITE_STATIC);
       rc = embIndexStmtRun(p, pStmt);
     }
-    if( rc==SQLITE_OK && hasFine(p) ){
+    /* The fine image is in memory wherever it changed (a new chunk, a
+    ** grown one, a row's codes); a chunk only made explicit keeps the one
+    ** on disk, which may not have been read. */
+    if( rc==SQLITE_OK && hasFine(p) && c->aFine ){
       rc = embIndexStmt(p, STMT_FINE_PUT, &pStmt);
       if( rc==SQLITE_OK ){
         sqlite3_bind_int64(pStmt, 1, c->iId);
