@@ -277,7 +277,7 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
                         CandList *pOut, sqlite3_int64 *pnScan){
   const EmbKernels *pK = embKernels();
   const IndexCache *c = p->pCache;
-  uint32_t aDist[SEARCH_BLOCK];
+  uint32_t aDist[SEARCH_BLOCK], aIdx[SEARCH_BLOCK];
   uint32_t nBits = (uint32_t)p->nStride*8, T = nBits;
   sqlite3_int64 nIn = 0;     /* rows kept with distance <= T */
   sqlite3_int64 *aHist;
@@ -326,17 +326,22 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
       const uint8_t *aCode = embChunkCodes(pC);
       uint32_t s, j;
       for(s=0; s<pC->nUsed; s+=SEARCH_BLOCK){
-        uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
-        pK->xHammingMany(aQCode, aCode + p->nStride*(size_t)s, p->nStride,
-                         p->nStride, n, aDist);
-        rc = embProgressTick(&p->prog, (sqlite3_uint64)n*p->nStride/8);
+        uint32_t nBlock = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s
+                                                     : SEARCH_BLOCK, n;
+        /* The kernel keeps the rows within T as it was at the block's
+        ** start; T may fall within the block, so each is tested again. */
+        n = (uint32_t)pK->xHammingWithin(aQCode,
+                          aCode + p->nStride*(size_t)s, p->nStride,
+                          p->nStride, nBlock, T, aIdx, aDist);
+        rc = embProgressTick(&p->prog, (sqlite3_uint64)nBlock*p->nStride/8);
         if( rc ) goto stage1_done;
         for(j=0; j<n; j++){
+          uint32_t iSlot = s + aIdx[j];
           if( aDist[j]>T ) continue;
-          if( !embChunkValid(pC, s+j) ) continue;
+          if( !embChunkValid(pC, iSlot) ) continue;
           /* The rowid is looked up for the rows kept, at the end: read
           ** here, each push would be a cache miss of its own. */
-          STAGE1_ROW(aDist[j], 0, ((uint32_t)i<<INDEX_CHUNK_SHIFT)|(s+j));
+          STAGE1_ROW(aDist[j], 0, ((uint32_t)i<<INDEX_CHUNK_SHIFT)|iSlot);
         }
       }
     }

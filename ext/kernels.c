@@ -13,8 +13,10 @@
 ** reassociation is needed: each lane is its own running sum), and the lanes
 ** are added in double in a fixed order at the end, so every variant returns
 ** the same bits.  Hamming distance XORs 64-bit words and counts bits with
-** popcount; xHammingMany (embed_index's scan) compares one code with many,
-** the code's word count a compile-time constant for 8- to 64-byte codes.
+** popcount; xHammingMany compares one code with many, the code's word
+** count a compile-time constant for 8- to 64-byte codes, and
+** xHammingWithin (embed_index's scan) does the same keeping only the rows
+** within a threshold, so the caller never walks a million distances.
 ** embKernels() asks the CPU once which variant it can run.
 */
 #include "kernels.h"
@@ -68,6 +70,46 @@ EMB_INLINE uint64_t hammingBody(const uint8_t *a, const uint8_t *b,
     aOut[r] = (uint32_t)c;                                             \
   }                                                                    \
 }while(0)
+
+/* The same loops, keeping only the rows at most T bits away: every row's
+** index and distance are written at aIdx[n], aDist[n], and n moves on
+** when the row is kept, so the loop has no branch to mispredict (the
+** arrays need room for nRow). */
+#define EMB_HAMMING_WITHIN_WORDS(W) do{                                \
+  uint64_t qw[W];                                                      \
+  memcpy(qw, q, sizeof(qw));                                           \
+  for(r=0; r<nRow; r++, a+=nStride){                                   \
+    uint64_t x[W], c = 0;                                              \
+    int w;                                                             \
+    memcpy(x, a, sizeof(x));                                           \
+    for(w=0; w<W; w++) c += (uint64_t)__builtin_popcountll(x[w]^qw[w]); \
+    aIdx[n] = (uint32_t)r;                                             \
+    aDist[n] = (uint32_t)c;                                            \
+    n += c<=T;                                                         \
+  }                                                                    \
+}while(0)
+
+EMB_INLINE size_t hammingWithinBody(const uint8_t *q, const uint8_t *a,
+                                    size_t nByte, size_t nStride, size_t nRow,
+                                    uint32_t T, uint32_t *aIdx,
+                                    uint32_t *aDist){
+  size_t r, n = 0;
+  switch( nByte ){
+    case 8:  EMB_HAMMING_WITHIN_WORDS(1); break;
+    case 16: EMB_HAMMING_WITHIN_WORDS(2); break;
+    case 32: EMB_HAMMING_WITHIN_WORDS(4); break;
+    case 64: EMB_HAMMING_WITHIN_WORDS(8); break;
+    default:
+      for(r=0; r<nRow; r++, a+=nStride){
+        uint64_t c = hammingBody(q, a, nByte);
+        aIdx[n] = (uint32_t)r;
+        aDist[n] = (uint32_t)c;
+        n += c<=T;
+      }
+      break;
+  }
+  return n;
+}
 
 EMB_INLINE void hammingManyBody(const uint8_t *q, const uint8_t *a,
                                 size_t nByte, size_t nStride, size_t nRow,
@@ -169,6 +211,12 @@ static void hammingManyPortable(const uint8_t *q, const uint8_t *a,
                                 uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
+static size_t hammingWithinPortable(const uint8_t *q, const uint8_t *a,
+                                    size_t nByte, size_t nStride, size_t nRow,
+                                    uint32_t T, uint32_t *aIdx,
+                                    uint32_t *aDist){
+  return hammingWithinBody(q, a, nByte, nStride, nRow, T, aIdx, aDist);
+}
 static void fineScanPortable(const int8_t *qEven, const int8_t *qOdd,
                              const uint8_t *a, size_t nByte, size_t nStride,
                              size_t nRow, int32_t *aOut){
@@ -192,6 +240,12 @@ static void hammingManyV2(const uint8_t *q, const uint8_t *a, size_t nByte,
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
 }
 __attribute__((target("popcnt,sse4.2")))
+static size_t hammingWithinV2(const uint8_t *q, const uint8_t *a,
+                              size_t nByte, size_t nStride, size_t nRow,
+                              uint32_t T, uint32_t *aIdx, uint32_t *aDist){
+  return hammingWithinBody(q, a, nByte, nStride, nRow, T, aIdx, aDist);
+}
+__attribute__((target("popcnt,sse4.2")))
 static void fineScanV2(const int8_t *qEven, const int8_t *qOdd,
                        const uint8_t *a, size_t nByte, size_t nStride,
                        size_t nRow, int32_t *aOut){
@@ -210,6 +264,12 @@ __attribute__((target("avx2,popcnt")))
 static void hammingManyAvx2(const uint8_t *q, const uint8_t *a, size_t nByte,
                             size_t nStride, size_t nRow, uint32_t *aOut){
   hammingManyBody(q, a, nByte, nStride, nRow, aOut);
+}
+__attribute__((target("avx2,popcnt")))
+static size_t hammingWithinAvx2(const uint8_t *q, const uint8_t *a,
+                                size_t nByte, size_t nStride, size_t nRow,
+                                uint32_t T, uint32_t *aIdx, uint32_t *aDist){
+  return hammingWithinBody(q, a, nByte, nStride, nRow, T, aIdx, aDist);
 }
 /* fineScanBody() in AVX2: 32 code bytes a step, the nibbles split with
 ** masks, multiplied by the query bytes with vpmaddubsw (unsigned by
@@ -314,32 +374,75 @@ static inline __m512i rowSums2(__m512i x){
   return _mm512_add_epi64(x, _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(2,3,0,1)));
 }
 
+/* The distances of eight back-to-back 256-bit codes from a to the code
+** held twice in qq, one 64-bit lane each. */
+__attribute__((target(EMB_AVX512)))
+static inline __m512i hamming8x256(const uint8_t *a, __m512i qq){
+  const __m512i idxPair = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
+  const __m512i idxJoin = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
+  __m512i s0 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                 _mm512_loadu_si512((const void*)a), qq)));
+  __m512i s1 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                 _mm512_loadu_si512((const void*)(a+64)), qq)));
+  __m512i s2 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                 _mm512_loadu_si512((const void*)(a+128)), qq)));
+  __m512i s3 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
+                 _mm512_loadu_si512((const void*)(a+192)), qq)));
+  __m512i t01 = _mm512_permutex2var_epi64(s0, idxPair, s1);
+  __m512i t23 = _mm512_permutex2var_epi64(s2, idxPair, s3);
+  return _mm512_permutex2var_epi64(t01, idxJoin, t23);
+}
+
 __attribute__((target(EMB_AVX512)))
 static void hammingManyAvx512(const uint8_t *q, const uint8_t *a,
                               size_t nByte, size_t nStride, size_t nRow,
                               uint32_t *aOut){
   size_t r = 0;
   if( nByte==32 && nStride==32 ){
-    const __m512i idxPair = _mm512_set_epi64(0, 0, 0, 0, 12, 8, 4, 0);
-    const __m512i idxJoin = _mm512_set_epi64(11, 10, 9, 8, 3, 2, 1, 0);
     __m512i qq = _mm512_broadcast_i64x4(
                      _mm256_loadu_si256((const __m256i*)(const void*)q));
     for(; r+8<=nRow; r+=8, a+=256){
-      __m512i s0 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
-                     _mm512_loadu_si512((const void*)a), qq)));
-      __m512i s1 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
-                     _mm512_loadu_si512((const void*)(a+64)), qq)));
-      __m512i s2 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
-                     _mm512_loadu_si512((const void*)(a+128)), qq)));
-      __m512i s3 = rowSums2(_mm512_popcnt_epi64(_mm512_xor_si512(
-                     _mm512_loadu_si512((const void*)(a+192)), qq)));
-      __m512i t01 = _mm512_permutex2var_epi64(s0, idxPair, s1);
-      __m512i t23 = _mm512_permutex2var_epi64(s2, idxPair, s3);
-      __m512i all = _mm512_permutex2var_epi64(t01, idxJoin, t23);
-      _mm256_storeu_si256((__m256i*)(void*)(aOut+r), _mm512_cvtepi64_epi32(all));
+      _mm256_storeu_si256((__m256i*)(void*)(aOut+r),
+                          _mm512_cvtepi64_epi32(hamming8x256(a, qq)));
     }
   }
   hammingManyBody(q, a, nByte, nStride, nRow-r, aOut+r);
+}
+
+/* Eight rows a step as above, compared with T in one instruction: most
+** steps keep no row and cost no more than the count. */
+__attribute__((target(EMB_AVX512)))
+static size_t hammingWithinAvx512(const uint8_t *q, const uint8_t *a,
+                                  size_t nByte, size_t nStride, size_t nRow,
+                                  uint32_t T, uint32_t *aIdx,
+                                  uint32_t *aDist){
+  size_t r = 0, n = 0, i;
+  if( nByte==32 && nStride==32 ){
+    const __m512i tt = _mm512_set1_epi64((long long)T);
+    __m512i qq = _mm512_broadcast_i64x4(
+                     _mm256_loadu_si256((const __m256i*)(const void*)q));
+    for(; r+8<=nRow; r+=8, a+=256){
+      __m512i d = hamming8x256(a, qq);
+      unsigned m = _mm512_cmple_epu64_mask(d, tt);
+      if( m ){
+        uint64_t ad[8];
+        _mm512_storeu_si512((void*)ad, d);
+        while( m ){
+          int b = __builtin_ctz(m);
+          aIdx[n] = (uint32_t)(r + (size_t)b);
+          aDist[n] = (uint32_t)ad[b];
+          n++;
+          m &= m-1;
+        }
+      }
+    }
+  }
+  i = hammingWithinBody(q, a, nByte, nStride, nRow-r, T, aIdx+n, aDist+n);
+  while( i-- ){
+    aIdx[n] += (uint32_t)r;
+    n++;
+  }
+  return n;
 }
 #else
 # define EMB_X86 0
@@ -347,15 +450,17 @@ static void hammingManyAvx512(const uint8_t *q, const uint8_t *a,
 
 static const EmbKernels kPortable = {
   "portable", hammingPortable, dot3Portable, hammingManyPortable,
-  fineScanPortable };
+  fineScanPortable, hammingWithinPortable };
 #if EMB_X86
 static const EmbKernels kV2 = {
-  "x86-64-v2", hammingV2, dot3V2, hammingManyV2, fineScanV2 };
+  "x86-64-v2", hammingV2, dot3V2, hammingManyV2, fineScanV2,
+  hammingWithinV2 };
 static const EmbKernels kAvx2 = {
-  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2, fineScanAvx2 };
+  "avx2", hammingAvx2, dot3Avx2, hammingManyAvx2, fineScanAvx2,
+  hammingWithinAvx2 };
 static const EmbKernels kAvx512 = {
   "avx512-vpopcntdq", hammingAvx512, dot3Avx512, hammingManyAvx512,
-  fineScanAvx512 };
+  fineScanAvx512, hammingWithinAvx512 };
 #endif
 
 /* Variants this CPU runs, best last, filled once under pthread_once. */

@@ -48,6 +48,14 @@ struct EmbKernels {
   void (*xFineScan)(const int8_t *qEven, const int8_t *qOdd,
                     const uint8_t *a, size_t nByte, size_t nStride,
                     size_t nRow, int32_t *aOut);
+
+  /* The rows of xHammingMany()'s nRow codes at most T bits from q, in row
+  ** order: the i-th kept row's index (0..nRow-1) is aIdx[i] and its
+  ** distance aDist[i].  Returns how many were kept.  Both arrays need
+  ** room for nRow entries: the kernel may write past the last kept one. */
+  size_t (*xHammingWithin)(const uint8_t *q, const uint8_t *a, size_t nByte,
+                           size_t nStride, size_t nRow, uint32_t T,
+                           uint32_t *aIdx, uint32_t *aDist);
 };
 
 /* The best variant for this CPU.  Thread-safe; the choice is made once. */

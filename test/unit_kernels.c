@@ -172,6 +172,51 @@ static void testHammingMany256(void){
   }
 }
 
+/* xHammingWithin() against xHamming() row by row: for every code length
+** up to 72 bytes (with 32-byte codes back to back, the AVX-512 path, from
+** an aligned and a misaligned start), and thresholds that keep no row,
+** some, and all, the kept rows are exactly those within T, in order. */
+static void testHammingWithin(void){
+  const EmbKernels *const *aK;
+  int nK = embKernelsAll(&aK), k;
+  static uint8_t a[1 + 37*80], q[80];
+  uint32_t aIdx[37], aDist[37];
+  size_t nByte, i;
+  for(i=0; i<sizeof(a); i++) a[i] = (uint8_t)rng();
+  for(i=0; i<sizeof(q); i++) q[i] = (uint8_t)rng();
+  for(nByte=1; nByte<=72; nByte++){
+    size_t nStride = nByte==32 ? 32 : nByte + (nByte%3)*4;
+    size_t off;
+    for(off=0; off<2; off++){
+      const uint8_t *aRows = a + off;
+      uint32_t aT[4], t;
+      aT[0] = 0;
+      aT[1] = (uint32_t)(nByte*4 - 2);  /* about half the rows */
+      aT[2] = (uint32_t)(nByte*4 + 3);
+      aT[3] = (uint32_t)(nByte*8);      /* every row */
+      for(t=0; t<4; t++){
+        for(k=0; k<nK; k++){
+          size_t n, r, j = 0;
+          int ok = 1;
+          memset(aIdx, 0xff, sizeof(aIdx));
+          n = aK[k]->xHammingWithin(q, aRows, nByte, nStride, 37, aT[t],
+                                    aIdx, aDist);
+          for(r=0; r<37; r++){
+            uint32_t d = (uint32_t)aK[0]->xHamming(q, aRows + r*nStride,
+                                                   nByte);
+            if( d>aT[t] ) continue;
+            ok &= j<n && aIdx[j]==r && aDist[j]==d;
+            j++;
+          }
+          ok &= j==n;
+          CHECK(ok, "%s: within %u of %zu-byte codes, stride %zu, offset %zu",
+                aK[k]->zName, aT[t], nByte, nStride, off);
+        }
+      }
+    }
+  }
+}
+
 /* xFineScan(): against the sum written out nibble by nibble, for every
 ** code length up to 70 bytes (whole 32-byte steps and tails), rows back to
 ** back and with a stride, every variant the same as the portable one. */
@@ -293,6 +338,7 @@ int main(void){
   testVariantsAgree();
   testHammingMany();
   testHammingMany256();
+  testHammingWithin();
   testFineScan();
   testNonFinite();
   testCosine();
