@@ -32,8 +32,9 @@
 #define INDEX_QUANT_BINARY   0
 #define INDEX_QUANT_NONE     1
 
-/* Slots of a chunk: a power of two, a multiple of 64.  A chunk starts at
-** INDEX_CHUNK_MIN slots and doubles up to INDEX_CHUNK_MAX as it fills. */
+/* Slots of a chunk: a power of two, a multiple of 64.  The first chunk
+** starts at INDEX_CHUNK_MIN slots and doubles up to INDEX_CHUNK_MAX as it
+** fills; a chunk after a full one starts at INDEX_CHUNK_MAX. */
 #define INDEX_CHUNK_SHIFT    12
 #define INDEX_CHUNK_MAX      (1u<<INDEX_CHUNK_SHIFT)     /* 4096 */
 #define INDEX_CHUNK_MIN      64u
@@ -272,6 +273,18 @@ static inline int embChunkValid(const IndexChunk *c, uint32_t i){
 
 /* Bring chunk iChunk's fine image into memory. */
 int embStoreChunkFine(index_vtab *p, int iChunk);
+
+/* Up to this many bytes of 4-bit codes, an index is small: every row is
+** estimated with its 4-bit code (index_search.c; a new connection reads
+** them all at its first query), and a connection keeps them in memory.
+** On real text at 64 and 128 dims the sign bits need a sixth of the rows
+** as candidates to keep 99% of the top 10 (bench/INDEX.md).  A larger
+** index is searched with its sign bits, and its 4-bit codes stay on disk
+** but for the chunks a transaction writes. */
+#define INDEX_FINE_SCAN_BYTES (16u<<20)
+static inline int embIndexFineScan(const index_vtab *p, sqlite3_int64 nRows){
+  return (sqlite3_int64)p->nFine*nRows <= (sqlite3_int64)INDEX_FINE_SCAN_BYTES;
+}
 
 
 /* ---- index_search.c --------------------------------------------------- */

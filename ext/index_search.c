@@ -9,7 +9,7 @@
 ** Each row has sign bits (bquant() of its vector) and a 4-bit code of its
 ** direction: a scale (the largest |component| of the unit vector, / 7)
 ** and each component rounded to -7..7 of it (embFineEncode()).
-**   Small index (its 4-bit codes at most FINE_SCAN_BYTES): every row's
+**   Small index (embIndexFineScan(), 4-bit codes up to 16 MB): every row's
 **      4-bit code against the query rounded to int8 (kernels.c's
 **      xFineScan, exact integer sums), keeping the nCand2 best estimates;
 **      the sign bits would only lose rows the estimates keep (on real text
@@ -50,11 +50,6 @@ SQLITE_EXTENSION_INIT3
 #define SEARCH_BLOCK    512        /* rows per xHammingMany call */
 #define SIGN_FACTOR     8          /* exact candidates, sign vs 4-bit */
 #define SIGN_PREFETCH   8          /* candidates ahead, stage 2 */
-/* Up to this many bytes of 4-bit codes, every row is estimated (no
-** Hamming stage, and a new connection reads every code at its first
-** query): on real text at 64 and 128 dims the sign bits need a sixth of
-** the rows as candidates to keep 99% of the top 10 (bench/INDEX.md). */
-#define FINE_SCAN_BYTES (16u<<20)
 
 /* ------------------------------------------------------------------------
 ** The 4-bit code
@@ -611,7 +606,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     }
   }
   if( !c->bLegacy && !q->aRowid && nCand2<nRows
-   && (nCand1>=nRows || (sqlite3_int64)p->nFine*nRows <= FINE_SCAN_BYTES) ){
+   && (nCand1>=nRows || embIndexFineScan(p, nRows)) ){
     /* Small enough to estimate every row with its 4-bit code: the sign
     ** bits would only lose rows the estimates keep. */
     rc = stageFineAll(p, q, &cand, nCand2, &plan.nScan);

@@ -39,7 +39,8 @@
 ** a NAME_fine image a chunk, only by the searches of an index small
 ** enough to estimate every row with them (index_search.c); a large one
 ** is searched with its sign bits alone, so a new connection waits for
-** nothing more.
+** nothing more, and a writer reads back the fine image of each chunk it
+** changes and drops them after its commit (but the last chunk's).
 ** Each use compares the cache's generation with NAME_config's; when
 ** another connection has committed, the NAME_chunks rows say which chunks
 ** changed (their version), and only those are read again.  The cache is
@@ -263,10 +264,11 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
   c->iVersion = -1;
   c->nCap = nCap;
   c->bDense = 1;
-  c->aImg = embPagesAlloc(imgBytes(p, nCap, 1));
+  c->aImg = embPagesAlloc(imgBytes(p, nCap, 1), EMB_PAGES_CODES);
   if( c->aImg ) memset(c->aImg, 0, imgBytes(p, nCap, 1));
   if( c->aImg && hasFine(p) ){
-    c->aFine = embPagesAlloc(fineBytes(p, nCap) + INDEX_FINE_SLACK);
+    c->aFine = embPagesAlloc(fineBytes(p, nCap) + INDEX_FINE_SLACK,
+                             EMB_PAGES_FINE);
     if( c->aFine ) memset(c->aFine, 0, fineBytes(p, nCap) + INDEX_FINE_SLACK);
   }
   if( c->aImg==0 || (hasFine(p) && c->aFine==0) ){
@@ -281,11 +283,13 @@ static IndexChunk *chunkNew(const index_vtab *p, sqlite3_int64 iId,
 static int chunkGrow(const index_vtab *p, IndexChunk *c){
   uint32_t nOld = c->nCap, nNew = nOld*2;
   size_t nRowid = rowidBytes(c->bDense);
-  uint8_t *aImg = embPagesAlloc(imgBytes(p, nNew, c->bDense));
+  uint8_t *aImg = embPagesAlloc(imgBytes(p, nNew, c->bDense),
+                                EMB_PAGES_CODES);
   uint8_t *aFine = 0;
   if( aImg==0 ) return SQLITE_NOMEM;
   if( hasFine(p) ){
-    aFine = embPagesAlloc(fineBytes(p, nNew) + INDEX_FINE_SLACK);
+    aFine = embPagesAlloc(fineBytes(p, nNew) + INDEX_FINE_SLACK,
+                          EMB_PAGES_FINE);
     if( aFine==0 ){
       embPagesFree(aImg);
       return SQLITE_NOMEM;
@@ -315,7 +319,7 @@ static int chunkExplicit(const index_vtab *p, IndexChunk *c){
   uint32_t n = c->nCap, i;
   uint8_t *aImg;
   if( !c->bDense ) return SQLITE_OK;
-  aImg = embPagesAlloc(imgBytes(p, n, 0));
+  aImg = embPagesAlloc(imgBytes(p, n, 0), EMB_PAGES_CODES);
   if( aImg==0 ) return SQLITE_NOMEM;
   memcpy(aImg, c->aImg, n/8);
   for(i=0; i<n; i++){
@@ -469,7 +473,7 @@ static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
   c->nLive = nLive;
   c->bDense = (uint8_t)bDense;
   c->iBase = iBase;
-  c->aImg = embPagesAlloc(chunkImgBytes(p, c));
+  c->aImg = embPagesAlloc(chunkImgBytes(p, c), EMB_PAGES_CODES);
   if( c->aImg==0 ){
     chunkFree(c);
     return SQLITE_NOMEM;
@@ -674,7 +678,7 @@ static int storeLoadLegacy(index_vtab *p, IndexCache *c){
       pC->nCap = INDEX_CHUNK_MAX;
       pC->iId = c->nChunk + 1;
       /* Explicit rowids: these chunks live in memory only. */
-      pC->aImg = embPagesAlloc(imgBytes(p, pC->nCap, 0));
+      pC->aImg = embPagesAlloc(imgBytes(p, pC->nCap, 0), EMB_PAGES_CODES);
       if( pC->aImg==0 ){ chunkFree(pC); rc = SQLITE_NOMEM; break; }
       memset(pC->aImg, 0, imgBytes(p, pC->nCap, 0));
       c->apChunk[c->nChunk++] = pC;
@@ -765,7 +769,8 @@ static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
   uint8_t *a;
   int rc;
   if( c->aFine || !hasFine(p) ) return SQLITE_OK;
-  a = embPagesAlloc(fineBytes(p, c->nCap) + INDEX_FINE_SLACK);
+  a = embPagesAlloc(fineBytes(p, c->nCap) + INDEX_FINE_SLACK,
+                    EMB_PAGES_FINE);
   if( a==0 ) return SQLITE_NOMEM;
   memset(a + fineBytes(p, c->nCap), 0, INDEX_FINE_SLACK);
   rc = storeReadImage(p, "fine", c->iId, a, fineBytes(p, c->nCap));
@@ -1056,7 +1061,11 @@ static int storeAllocSlot(index_vtab *p, int *piChunk, uint32_t *piSlot){
     sqlite3_int64 iId = pC ? pC->iId+1 : 1;
     rc = cacheReserveChunk(c);
     if( rc ) return rc;
-    pC = chunkNew(p, iId, INDEX_CHUNK_MIN);
+    /* After a full chunk, the index is large enough for the next to be
+    ** full-sized from the start: growing it would leave its smaller
+    ** images' memory behind in the regions (pages.c). */
+    pC = chunkNew(p, iId, pC && pC->nCap==INDEX_CHUNK_MAX ? INDEX_CHUNK_MAX
+                                                          : INDEX_CHUNK_MIN);
     if( pC==0 ) return SQLITE_NOMEM;
     pC->bNew = pC->bWhole = pC->bTouched = 1;
     c->apChunk[c->nChunk++] = pC;
@@ -1305,4 +1314,17 @@ void embStoreCommitted(index_vtab *p){
   p->bMigrated = 0;
   if( c==0 ) return;
   for(i=0; i<c->nChunk; i++) c->apChunk[i]->bTouched = 0;
+  if( hasFine(p) && !embIndexFineScan(p, c->nRow) ){
+    /* A large index is searched with its sign bits alone: the 4-bit codes
+    ** this transaction wrote are on disk now, and a write reads a chunk's
+    ** back before it changes them (embStoreReserve()).  The last chunk's
+    ** stay, for the rows the next transaction appends. */
+    for(i=0; i<c->nChunk-1; i++){
+      IndexChunk *pC = c->apChunk[i];
+      if( pC->aFine==0 ) continue;
+      embPagesFree(pC->aFine);
+      pC->aFine = 0;
+      c->nFineMem -= fineBytes(p, pC->nCap);
+    }
+  }
 }

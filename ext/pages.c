@@ -34,7 +34,7 @@ struct PagesHeader {
 };
 
 static pthread_mutex_t pagesMutex = PTHREAD_MUTEX_INITIALIZER;
-static PagesRegion *pCurrent = 0;
+static PagesRegion *apCurrent[2] = { 0, 0 };   /* by kind */
 
 /* A new region of at least nByte usable bytes, or NULL. */
 static PagesRegion *regionNew(size_t nByte){
@@ -66,7 +66,7 @@ static void regionFree(PagesRegion *r){
   sqlite3_free(r);
 }
 
-void *embPagesAlloc(size_t nByte){
+void *embPagesAlloc(size_t nByte, int eKind){
   size_t nNeed = (nByte + PAGES_HEADER + 63) & ~(size_t)63;
   PagesHeader *h;
   PagesRegion *r;
@@ -80,12 +80,13 @@ void *embPagesAlloc(size_t nByte){
   if( nNeed > PAGES_REGION/2 ){
     r = regionNew(nNeed);
   }else{
-    if( pCurrent==0 || pCurrent->nUsed + nNeed > pCurrent->nByte ){
-      PagesRegion *pOld = pCurrent;
-      pCurrent = regionNew(PAGES_REGION);
+    PagesRegion **ppCur = &apCurrent[eKind==EMB_PAGES_FINE];
+    if( *ppCur==0 || (*ppCur)->nUsed + nNeed > (*ppCur)->nByte ){
+      PagesRegion *pOld = *ppCur;
+      *ppCur = regionNew(PAGES_REGION);
       if( pOld && pOld->nLive==0 ) regionFree(pOld);
     }
-    r = pCurrent;
+    r = *ppCur;
   }
   if( r==0 ){
     pthread_mutex_unlock(&pagesMutex);
@@ -110,6 +111,6 @@ void embPagesFree(void *p){
     return;
   }
   pthread_mutex_lock(&pagesMutex);
-  if( --r->nLive==0 && r!=pCurrent ) regionFree(r);
+  if( --r->nLive==0 && r!=apCurrent[0] && r!=apCurrent[1] ) regionFree(r);
   pthread_mutex_unlock(&pagesMutex);
 }

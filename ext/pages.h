@@ -2,7 +2,7 @@
 ** pages.h: memory for embed_index's chunk images, in huge pages where the
 ** kernel has them.
 **
-**     uint8_t *a = embPagesAlloc(nByte);     NULL when out of memory
+**     uint8_t *a = embPagesAlloc(nByte, EMB_PAGES_CODES);   NULL: no memory
 **     ...
 **     embPagesFree(a);                       NULL is fine
 **
@@ -20,6 +20,10 @@
 ** MB, or a region of their own when bigger than half of that), each behind
 ** a 16-byte header naming its region; a region holds a count of live
 ** pieces and is unmapped when it reaches zero and is not the current one.
+** Each kind of piece has regions of its own: the sign bits, which every
+** query scans and a connection keeps, and the 4-bit codes, which a large
+** index drops after each commit; mixed, a region would live as long as
+** its longest-lived piece and keep the dropped ones' memory mapped.
 ** A mutex guards the regions: allocations are per chunk, not per row.
 */
 #ifndef EMB_PAGES_H
@@ -27,7 +31,10 @@
 
 #include <stddef.h>
 
-void *embPagesAlloc(size_t nByte);
+#define EMB_PAGES_CODES  0      /* chunk images (NAME_codes) */
+#define EMB_PAGES_FINE   1      /* fine images (NAME_fine) */
+
+void *embPagesAlloc(size_t nByte, int eKind);
 void embPagesFree(void *p);
 
 #endif /* EMB_PAGES_H */

@@ -440,6 +440,30 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
   sqlite3_finalize(pIdx);
   sqlite3_finalize(pBrute);
   sqlite3_close(b);
+
+  /* The writer, after its commit: a chunk after a full one was made
+  ** full-sized (no smaller images left behind), and the 4-bit codes it
+  ** wrote are no longer in memory, but for the last chunk's.  A write of
+  ** codes to an earlier chunk reads that chunk's back (one fine image,
+  ** 4096 x (4 + 128) bytes; moving a rowid into a hole reads none), and
+  ** every code on disk is still right afterwards: a vector changed, a row
+  ** deleted, its slot reused, a rowid moved into a hole. */
+  CHECK(a, "SELECT cap FROM big_chunks ORDER BY id DESC LIMIT 1", "4096");
+  nBefore = indexMetric(a, "embed_index_read_bytes_total", "big");
+  if( nBefore<0 ) nBefore = 0;
+  EXEC(a, "BEGIN;"
+          "UPDATE big SET vector = (SELECT vector FROM big WHERE rowid = 9)"
+          "  WHERE rowid = 5;"
+          "DELETE FROM big WHERE rowid IN (10, 20);"
+          "INSERT INTO big(rowid, vector) SELECT 10, vector FROM big"
+          "  WHERE rowid = 11;"
+          "UPDATE big SET rowid = 20 WHERE rowid = 4100;"
+          "COMMIT");
+  nRead = indexMetric(a, "embed_index_read_bytes_total", "big") - nBefore;
+  CHECK_NUM("bytes a write to a large index's first chunks read back",
+            nRead, 4096*(4 + LARGE_DIMS/2));
+  CHECK_CHUNKS(a, "big");
+  CHECK(a, "SELECT count(*) FROM big", "136119");
   sqlite3_close(a);
   remove(zDb); remove(zWal); remove(zShm);
   sqlite3_free(zDb); sqlite3_free(zWal); sqlite3_free(zShm);
