@@ -58,8 +58,9 @@ EMB_INLINE uint64_t hammingBody(const uint8_t *a, const uint8_t *b,
 }
 
 /* One code against many.  Word-sized codes of 1, 2, 4 or 8 words get a
-** loop with the word count fixed at compile time, the query in registers. */
-#define EMB_HAMMING_WORDS(W) do{                                       \
+** loop with the word count fixed at compile time, the query in registers;
+** KEEP(r, c) is what is done with row r's distance c. */
+#define EMB_HAMMING_ROWS(W, KEEP) do{                                  \
   uint64_t qw[W];                                                      \
   memcpy(qw, q, sizeof(qw));                                           \
   for(r=0; r<nRow; r++, a+=nStride){                                   \
@@ -67,27 +68,24 @@ EMB_INLINE uint64_t hammingBody(const uint8_t *a, const uint8_t *b,
     int w;                                                             \
     memcpy(x, a, sizeof(x));                                           \
     for(w=0; w<W; w++) c += (uint64_t)__builtin_popcountll(x[w]^qw[w]); \
-    aOut[r] = (uint32_t)c;                                             \
+    KEEP(r, c);                                                        \
   }                                                                    \
 }while(0)
 
-/* The same loops, keeping only the rows at most T bits away: every row's
-** index and distance are written at aIdx[n], aDist[n], and n moves on
-** when the row is kept, so the loop has no branch to mispredict (the
-** arrays need room for nRow). */
-#define EMB_HAMMING_WITHIN_WORDS(W) do{                                \
-  uint64_t qw[W];                                                      \
-  memcpy(qw, q, sizeof(qw));                                           \
-  for(r=0; r<nRow; r++, a+=nStride){                                   \
-    uint64_t x[W], c = 0;                                              \
-    int w;                                                             \
-    memcpy(x, a, sizeof(x));                                           \
-    for(w=0; w<W; w++) c += (uint64_t)__builtin_popcountll(x[w]^qw[w]); \
-    aIdx[n] = (uint32_t)r;                                             \
-    aDist[n] = (uint32_t)c;                                            \
-    n += c<=T;                                                         \
-  }                                                                    \
+/* xHammingMany: every distance. */
+#define EMB_KEEP_ALL(r, c)  (aOut[r] = (uint32_t)(c))
+#define EMB_HAMMING_WORDS(W)  EMB_HAMMING_ROWS(W, EMB_KEEP_ALL)
+
+/* xHammingWithin: the rows at most T bits away.  Every row's index and
+** distance are written at aIdx[n], aDist[n], and n moves on when the row
+** is kept, so the loop has no branch to mispredict (the arrays need room
+** for nRow). */
+#define EMB_KEEP_WITHIN(r, c) do{                                      \
+  aIdx[n] = (uint32_t)(r);                                             \
+  aDist[n] = (uint32_t)(c);                                            \
+  n += (c)<=T;                                                         \
 }while(0)
+#define EMB_HAMMING_WITHIN_WORDS(W)  EMB_HAMMING_ROWS(W, EMB_KEEP_WITHIN)
 
 EMB_INLINE size_t hammingWithinBody(const uint8_t *q, const uint8_t *a,
                                     size_t nByte, size_t nStride, size_t nRow,
@@ -102,9 +100,7 @@ EMB_INLINE size_t hammingWithinBody(const uint8_t *q, const uint8_t *a,
     default:
       for(r=0; r<nRow; r++, a+=nStride){
         uint64_t c = hammingBody(q, a, nByte);
-        aIdx[n] = (uint32_t)r;
-        aDist[n] = (uint32_t)c;
-        n += c<=T;
+        EMB_KEEP_WITHIN(r, c);
       }
       break;
   }
