@@ -91,7 +91,6 @@ struct IndexCache {
   sqlite3_int64 nRow;        /* live rows, all chunks */
   int iHole;                 /* no chunk before this one has a free slot
                              ** below its nUsed */
-  size_t nFineMem;           /* bytes of fine codes in memory */
   /* rowid -> position hash (open addressing, linear probing), built on
   ** first need (writes, rowid filters): entries are position+1, where a
   ** position is chunk index << INDEX_CHUNK_SHIFT | slot; 0 is empty. */

@@ -47,7 +47,7 @@
 SQLITE_EXTENSION_INIT3
 
 #define LARGEST_INT64   ((sqlite3_int64)0x7fffffffffffffffLL)
-#define SEARCH_BLOCK    512        /* rows per xHammingMany call */
+#define SEARCH_BLOCK    512        /* rows per xHammingWithin call */
 #define SIGN_FACTOR     8          /* exact candidates, sign vs 4-bit */
 #define SIGN_PREFETCH   8          /* candidates ahead, stage 2 */
 

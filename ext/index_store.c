@@ -501,7 +501,7 @@ static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
   return SQLITE_OK;
 }
 
-static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c);
+static int storeLoadFine(index_vtab *p, IndexChunk *c);
 
 /* Bring the chunks of cache c up to NAME_chunks (generation iGen): keep
 ** each chunk whose version, capacity and counts are unchanged, read the
@@ -573,7 +573,7 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       /* A chunk read again keeps its 4-bit codes in memory if it had
       ** them, so that a commit elsewhere costs this connection the chunk,
       ** not its warm state. */
-      if( rc==SQLITE_OK && bFine ) rc = storeLoadFine(p, c, pChunk);
+      if( rc==SQLITE_OK && bFine ) rc = storeLoadFine(p, pChunk);
       if( rc ){
         chunkFree(pChunk);
         break;
@@ -631,10 +631,6 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
   c->nChunk = nNew;
   c->nRow = nRow;
   c->iHole = 0;
-  c->nFineMem = 0;
-  for(i=0; i<c->nChunk; i++){
-    if( c->apChunk[i]->aFine ) c->nFineMem += fineBytes(p, c->apChunk[i]->nCap);
-  }
   c->iGen = iGen;
   return rc;
 }
@@ -765,7 +761,7 @@ int embStoreReady(index_vtab *p, int bHash){
 */
 
 /* Bring chunk c's fine image into memory. */
-static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
+static int storeLoadFine(index_vtab *p, IndexChunk *c){
   uint8_t *a;
   int rc;
   if( c->aFine || !hasFine(p) ) return SQLITE_OK;
@@ -779,12 +775,11 @@ static int storeLoadFine(index_vtab *p, IndexCache *pCache, IndexChunk *c){
     return rc;
   }
   c->aFine = a;
-  pCache->nFineMem += fineBytes(p, c->nCap);
   return SQLITE_OK;
 }
 
 int embStoreChunkFine(index_vtab *p, int iChunk){
-  return storeLoadFine(p, p->pCache, p->pCache->apChunk[iChunk]);
+  return storeLoadFine(p, p->pCache->apChunk[iChunk]);
 }
 
 /* ------------------------------------------------------------------------
@@ -906,7 +901,6 @@ static int storeAppend(index_vtab *p, IndexCache *c, sqlite3_int64 iRowid,
     if( pC==0 ) return SQLITE_NOMEM;
     pC->bNew = pC->bWhole = pC->bMeta = pC->bTouched = 1;
     c->apChunk[c->nChunk++] = pC;
-    if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap);
   }
   i = pC->nUsed;
   rc = chunkTakeRowid(p, pC, i, iRowid);
@@ -1049,13 +1043,10 @@ static int storeAllocSlot(index_vtab *p, int *piChunk, uint32_t *piSlot){
   }
   pC = c->nChunk ? c->apChunk[c->nChunk-1] : 0;
   if( pC && pC->nUsed==pC->nCap && pC->nCap<INDEX_CHUNK_MAX ){
-    size_t nOld;
-    rc = storeLoadFine(p, c, pC);
+    rc = storeLoadFine(p, pC);
     if( rc ) return rc;
-    nOld = hasFine(p) ? fineBytes(p, pC->nCap) : 0;
     rc = chunkGrow(p, pC);
     if( rc ) return rc;
-    if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap) - nOld;
   }
   if( pC==0 || pC->nUsed==pC->nCap ){
     sqlite3_int64 iId = pC ? pC->iId+1 : 1;
@@ -1069,7 +1060,6 @@ static int storeAllocSlot(index_vtab *p, int *piChunk, uint32_t *piSlot){
     if( pC==0 ) return SQLITE_NOMEM;
     pC->bNew = pC->bWhole = pC->bTouched = 1;
     c->apChunk[c->nChunk++] = pC;
-    if( hasFine(p) ) c->nFineMem += fineBytes(p, pC->nCap);
   }
   *piChunk = c->nChunk-1;
   *piSlot = pC->nUsed;
@@ -1093,7 +1083,7 @@ int embStoreReserve(index_vtab *p, sqlite3_int64 iRowid, IndexSlot *pSlot){
     if( rc ) return rc;
     pSlot->bNew = 1;
   }
-  return storeLoadFine(p, c, c->apChunk[pSlot->iChunk]);
+  return storeLoadFine(p, c->apChunk[pSlot->iChunk]);
 }
 
 void embStoreApply(index_vtab *p, const IndexSlot *pSlot, sqlite3_int64 iRowid,
@@ -1324,7 +1314,6 @@ void embStoreCommitted(index_vtab *p){
       if( pC->aFine==0 ) continue;
       embPagesFree(pC->aFine);
       pC->aFine = 0;
-      c->nFineMem -= fineBytes(p, pC->nCap);
     }
   }
 }

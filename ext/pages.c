@@ -34,7 +34,7 @@ struct PagesHeader {
 };
 
 static pthread_mutex_t pagesMutex = PTHREAD_MUTEX_INITIALIZER;
-static PagesRegion *apCurrent[2] = { 0, 0 };   /* by kind */
+static PagesRegion *apCurrent[2] = { 0, 0 };   /* by kind (pages.h) */
 
 /* A new region of at least nByte usable bytes, or NULL. */
 static PagesRegion *regionNew(size_t nByte){
@@ -80,7 +80,7 @@ void *embPagesAlloc(size_t nByte, int eKind){
   if( nNeed > PAGES_REGION/2 ){
     r = regionNew(nNeed);
   }else{
-    PagesRegion **ppCur = &apCurrent[eKind==EMB_PAGES_FINE];
+    PagesRegion **ppCur = &apCurrent[eKind];
     if( *ppCur==0 || (*ppCur)->nUsed + nNeed > (*ppCur)->nByte ){
       PagesRegion *pOld = *ppCur;
       *ppCur = regionNew(PAGES_REGION);

@@ -32,7 +32,8 @@
 #include <stddef.h>
 
 #define EMB_PAGES_CODES  0      /* chunk images (NAME_codes) */
-#define EMB_PAGES_FINE   1      /* fine images (NAME_fine) */
+#define EMB_PAGES_FINE   1      /* fine images (NAME_fine); kinds index
+                                ** pages.c's current regions */
 
 void *embPagesAlloc(size_t nByte, int eKind);
 void embPagesFree(void *p);
