@@ -275,8 +275,10 @@ plot() {
     echo
     echo "A child process opens the file, loads the extension and runs one top-10"
     echo "query (its time alone is *first query*), then 20 more (median: *warm*)."
-    echo "Then a connection that stays open, warm, while another process commits"
-    echo "one row, 5 times: its next query each time (median: *after commit*)."
+    echo "Then a connection that stays open, warm, while another process (open for"
+    echo "the whole run, told by a pipe when to write) commits one row, 5 times: its"
+    echo "next query each time (median: *after commit*); and 5 times the same round"
+    echo "trip to the writer with nothing committed (*after round trip*)."
     echo
     echo "| rows | index | first query ms | warm ms | first vs vec010 rescore's first |"
     echo "|---|---|---|---|---|"
@@ -290,11 +292,11 @@ plot() {
       echo "| $n | $ix | $fq | $(echo "$line" | field warm_ms) | $ratio |"
     done
     echo
-    echo "| rows | warm ms | after another process's 1-row commit, ms | ratio |"
-    echo "|---|---|---|---|"
+    echo "| rows | warm ms | after another process's 1-row commit, ms | ratio | after round trip, ms |"
+    echo "|---|---|---|---|---|"
     grep '^cold ours_refresh ' "$raw" | while read -r line; do
       w=$(echo "$line" | field warm_ms); a=$(echo "$line" | field after_commit_ms)
-      echo "| $(echo "$line" | field rows) | $w | $a | $(awk -v a="$a" -v b="$w" 'BEGIN{if(b>0) printf "%.2f×", a/b}') |"
+      echo "| $(echo "$line" | field rows) | $w | $a | $(awk -v a="$a" -v b="$w" 'BEGIN{if(b>0) printf "%.2f×", a/b}') | $(echo "$line" | field after_roundtrip_ms) |"
     done
   fi
   echo
