@@ -1745,6 +1745,7 @@ static int indexFilter(sqlite3_vtab_cursor *cur, int idxNum,
     int64_t t0 = embMetricsNow();
     pCur->bMatch = 1;
     embProgressInit(&p->prog, p->db);
+    p->nCallRead = 0;
     rc = filterMatch(pCur, idxNum, argc, argv);
     embProgressClear(&p->prog);
     if( rc==SQLITE_OK ) embMetricsQuery(p->pSeries, embMetricsNow() - t0);

@@ -58,8 +58,8 @@
 **   that breaks the rule makes the chunk explicit (chunkExplicit()), for
 **   good.
 **   aFine  NAME_fine.data (quant=binary): scales (nCap float32), then
-**          4-bit codes (nCap x nFine bytes).  NULL while not in memory:
-**          only searches of a small index read them (index_search.c).
+**          4-bit codes (nCap x nFine bytes).  NULL while not in memory
+**          (a large index's first queries do without, index_search.c).
 */
 typedef struct IndexChunk IndexChunk;
 struct IndexChunk {
@@ -98,6 +98,8 @@ struct IndexCache {
   uint32_t nSlot;            /* a power of two, or 0: no hash */
   int nShift;
   uint32_t nHashed;
+  int bFineKeep;             /* a search of this large index has read its
+                             ** 4-bit codes: a commit keeps them */
 };
 
 /* A result or candidate: distance (or estimate) and rowid. */
@@ -154,6 +156,8 @@ struct index_vtab {
   int bMigrated;             /* this transaction migrated format 1 */
   EmbSeries *pSeries;        /* embed_metrics() counters, "schema.table";
                              ** NULL until the first query */
+  sqlite3_int64 nCallRead;   /* bytes read from the chunk tables since the
+                             ** xFilter in progress began (index.c) */
   sqlite3_stmt *aStmt[INDEX_NSTMT];
   /* sqlite3_interrupt() and the progress handler, watched by the long
   ** loops (loading, migrating, scanning) of the call in progress: set up
@@ -273,13 +277,20 @@ static inline int embChunkValid(const IndexChunk *c, uint32_t i){
 /* Bring chunk iChunk's fine image into memory. */
 int embStoreChunkFine(index_vtab *p, int iChunk);
 
+/* A large index's 4-bit codes, brought into memory a few chunks a query:
+** the fine images of the chunks that lack them, in chunk order, while the
+** call in progress has read fewer than nBudget bytes (so one chunk's past
+** it at most).  *pbAll: every chunk's are in memory now. */
+int embStoreFineWarm(index_vtab *p, sqlite3_int64 nBudget, int *pbAll);
+
 /* Up to this many bytes of 4-bit codes, an index is small: every row is
 ** estimated with its 4-bit code (index_search.c; a new connection reads
 ** them all at its first query), and a connection keeps them in memory.
 ** On real text at 64 and 128 dims the sign bits need a sixth of the rows
 ** as candidates to keep 99% of the top 10 (bench/INDEX.md).  A larger
-** index is searched with its sign bits, and its 4-bit codes stay on disk
-** but for the chunks a transaction writes. */
+** index is searched with its sign bits first, and its 4-bit codes only
+** narrow the candidates the sign bits keep, once a connection has read
+** them all (embStoreFineWarm()). */
 #define INDEX_FINE_SCAN_BYTES (16u<<20)
 static inline int embIndexFineScan(const index_vtab *p, sqlite3_int64 nRows){
   return (sqlite3_int64)p->nFine*nRows <= (sqlite3_int64)INDEX_FINE_SCAN_BYTES;

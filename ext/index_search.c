@@ -17,9 +17,15 @@
 **      99% of the top 10, where the estimates need 30 rows).
 **   Large index: the Hamming distance of the sign bits to every row's
 **      (popcount), keeping the nCand1 nearest and every row tied with the
-**      last; then the float query's dot product with those rows' signs,
-**      keeping SIGN_FACTOR x nCand2.  Nothing but the sign bits is read,
-**      so a new connection's first query waits for them alone.
+**      last; then those rows' 4-bit estimates, keeping nCand2.  A new
+**      connection's first query reads the sign bits alone and ranks by
+**      the float query's dot product with the rows' signs instead,
+**      keeping SIGN_FACTOR x nCand2; each later query (without a rowid
+**      filter) reads 4-bit codes, a chunk at a time, while it has read
+**      less than the sign bits' size (embStoreFineWarm()), and once every
+**      chunk's are in memory they take over.  At 1M x 256 the sign
+**      estimate needs 368 exact candidates where the 4-bit one needs 46,
+**      and each costs a B-tree lookup.
 **   Then exact: the float vectors of the rows left, read from NAME_data
 **      in rowid order, give 1 - cosine as cosine() computes it; the k
 **      nearest, ties broken by rowid, are the answer.
@@ -33,8 +39,9 @@
 ** these choices are in bench/INDEX.md.
 **
 ** Determinism.  Each stage keeps the rows at or within a threshold of its
-** estimate (ties all kept), so the answer depends only on the rows and
-** the query, not on the order rows were seen or what is in memory.
+** estimate (ties all kept), so the answer depends only on the rows, the
+** query and (large index) whether the 4-bit codes are all in memory yet,
+** not on the order rows were seen.
 */
 #include "index_int.h"
 #include "kernels.h"
@@ -439,6 +446,42 @@ static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
   return SQLITE_OK;
 }
 
+/*
+** Stage 2 of a large index once its 4-bit codes are in memory: each
+** candidate's 4-bit estimate (as stageFineAll() makes it), keeping the
+** nWant best and their ties.  The codes are scattered over the chunks, so
+** each is asked for SIGN_PREFETCH candidates ahead.
+*/
+static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
+                         sqlite3_int64 nWant){
+  const EmbKernels *pK = embKernels();
+  const IndexCache *c = p->pCache;
+  int8_t *qOdd = 0, *qEven = fineQuery(p, q, &qOdd);
+  int i;
+  if( qEven==0 ) return SQLITE_NOMEM;
+  for(i=0; i<pCand->n; i++){
+    uint32_t iPos = pCand->a[i].iPos, s = iPos & (INDEX_CHUNK_MAX-1);
+    const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+    int32_t iDot;
+    float rScale;
+    if( i+SIGN_PREFETCH<pCand->n ){
+      uint32_t iNext = pCand->a[i+SIGN_PREFETCH].iPos;
+      uint32_t sNext = iNext & (INDEX_CHUNK_MAX-1);
+      const IndexChunk *pN = c->apChunk[iNext>>INDEX_CHUNK_SHIFT];
+      __builtin_prefetch(pN->aFine + (size_t)4*sNext);
+      __builtin_prefetch(pN->aFine + (size_t)4*pN->nCap
+                         + p->nFine*(size_t)sNext);
+    }
+    pK->xFineScan(qEven, qOdd, pC->aFine + (size_t)4*pC->nCap
+                  + p->nFine*(size_t)s, p->nFine, p->nFine, 1, &iDot);
+    memcpy(&rScale, pC->aFine + (size_t)4*s, 4);
+    pCand->a[i].d = -(double)rScale*(double)iDot;
+  }
+  sqlite3_free(qEven);
+  candPrune(pCand, candThreshold(pCand, nWant));
+  return SQLITE_OK;
+}
+
 /* Stages 1 and 2 at once for an index small enough to estimate every row
 ** with its 4-bit code (no rowid filter): the chunks' fine images, read
 ** whole where they are not in memory, scanned back to back; the nWant
@@ -526,6 +569,7 @@ static int stageExact(index_vtab *p, const IndexQuery *q, CandList *pIn,
     rc = sqlite3_reset(pStmt);
     if( rc ) rc = embIndexSqlError(p, rc);
   }
+  if( p->pSeries ) embMetricsRerank(p->pSeries, i);
   return rc;
 }
 
@@ -640,10 +684,21 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     plan.nCand1 = cand.n;
   }
   if( !c->bLegacy && nCand2<nRows && plan.nCand2==0 ){
-    /* A large index: the sign estimate on the Hamming stage's rows, with
-    ** SIGN_FACTOR times the exact candidates (its 4-bit codes stay on
-    ** disk, so a new connection reads the sign bits and nothing else). */
-    rc = stageSign(p, q, &cand, SIGN_FACTOR*nCand2);
+    /* A large index: the 4-bit estimate of the Hamming stage's rows once
+    ** every chunk's codes are in memory; until then the sign estimate,
+    ** with SIGN_FACTOR times the exact candidates.  A query without a
+    ** rowid filter reads more of the codes while it has read less than
+    ** the sign bits' size, so a new connection's first query waits for
+    ** the sign bits alone. */
+    int bFine = 0;
+    rc = embStoreFineWarm(p, q->aRowid ? 0 : c->nRow*(sqlite3_int64)p->nStride,
+                          &bFine);
+    if( rc ) goto done;
+    if( bFine ){
+      rc = stageFineCand(p, q, &cand, nCand2);
+    }else{
+      rc = stageSign(p, q, &cand, SIGN_FACTOR*nCand2);
+    }
     if( rc ) goto done;
     plan.nCand2 = cand.n;
   }

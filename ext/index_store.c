@@ -35,12 +35,13 @@
 ** Reading.  A connection loads each chunk's NAME_codes image with one
 ** sqlite3_blob_read(): a million rows of 256 dims are 245 chunks, about
 ** 32 MB when they are dense (40 MB with rowids), in memory from pages.c
-** (huge pages).  The 4-bit codes are read,
-** a NAME_fine image a chunk, only by the searches of an index small
-** enough to estimate every row with them (index_search.c); a large one
-** is searched with its sign bits alone, so a new connection waits for
-** nothing more, and a writer reads back the fine image of each chunk it
-** changes and drops them after its commit (but the last chunk's).
+** (huge pages).  The 4-bit codes are read a NAME_fine image a chunk: all
+** at the first search of an index small enough to estimate every row
+** with them (index_search.c); for a large one a few chunks a search, after
+** the first, as embStoreFineWarm()'s budget allows, so a new connection's
+** first query waits for the sign bits alone.  A writer reads back the
+** fine image of each chunk it changes; in a large index it has not
+** searched, it drops them after its commit (but the last chunk's).
 ** Each use compares the cache's generation with NAME_config's; when
 ** another connection has committed, the NAME_chunks rows say which chunks
 ** changed (their version), and only those are read again.  The cache is
@@ -140,6 +141,7 @@ void embStoreFree(IndexCache *c){
 }
 
 static void metricsRead(index_vtab *p, int64_t nByte){
+  p->nCallRead += nByte;
   if( p->pSeries ) embMetricsChunkRead(p->pSeries, 1, nByte);
 }
 
@@ -782,6 +784,24 @@ int embStoreChunkFine(index_vtab *p, int iChunk){
   return storeLoadFine(p, p->pCache->apChunk[iChunk]);
 }
 
+int embStoreFineWarm(index_vtab *p, sqlite3_int64 nBudget, int *pbAll){
+  IndexCache *c = p->pCache;
+  int i, rc;
+  *pbAll = 0;
+  if( !hasFine(p) || c->bLegacy ) return SQLITE_OK;
+  if( nBudget>0 ) c->bFineKeep = 1;
+  for(i=0; i<c->nChunk; i++){
+    IndexChunk *pC = c->apChunk[i];
+    if( pC->aFine ) continue;
+    if( p->nCallRead>=nBudget ) return SQLITE_OK;
+    rc = embProgressTick(&p->prog, fineBytes(p, pC->nCap)/8);
+    if( rc==SQLITE_OK ) rc = storeLoadFine(p, pC);
+    if( rc ) return rc;
+  }
+  *pbAll = 1;
+  return SQLITE_OK;
+}
+
 /* ------------------------------------------------------------------------
 ** Creating, dropping, renaming
 */
@@ -1304,11 +1324,12 @@ void embStoreCommitted(index_vtab *p){
   p->bMigrated = 0;
   if( c==0 ) return;
   for(i=0; i<c->nChunk; i++) c->apChunk[i]->bTouched = 0;
-  if( hasFine(p) && !embIndexFineScan(p, c->nRow) ){
-    /* A large index is searched with its sign bits alone: the 4-bit codes
-    ** this transaction wrote are on disk now, and a write reads a chunk's
-    ** back before it changes them (embStoreReserve()).  The last chunk's
-    ** stay, for the rows the next transaction appends. */
+  if( hasFine(p) && !c->bFineKeep && !embIndexFineScan(p, c->nRow) ){
+    /* A large index that this connection has not searched (a bulk load)
+    ** does not need its 4-bit codes: those this transaction wrote are on
+    ** disk now, and a write reads a chunk's back before it changes them
+    ** (embStoreReserve()).  The last chunk's stay, for the rows the next
+    ** transaction appends. */
     for(i=0; i<c->nChunk-1; i++){
       IndexChunk *pC = c->apChunk[i];
       if( pC->aFine==0 ) continue;

@@ -105,6 +105,10 @@ void embMetricsChunkRead(EmbSeries *p, int64_t nChunk, int64_t nByte){
   __atomic_fetch_add(&p->nByte, nByte, __ATOMIC_RELAXED);
 }
 
+void embMetricsRerank(EmbSeries *p, int64_t nRow){
+  __atomic_fetch_add(&p->nRerank, nRow, __ATOMIC_RELAXED);
+}
+
 void embMetricsLoad(EmbSeries *p, int64_t nNs){
   __atomic_store_n(&p->nLoadNs, nNs, __ATOMIC_RELAXED);
 }
@@ -203,6 +207,10 @@ char *embMetricsText(void){
   appendFamily(pOut, EMB_SERIES_INDEX, "embed_index_read_bytes_total",
                "counter", "Bytes of codes an embed_index read from its "
                "shadow tables, by index.", offsetof(EmbSeries, nByte), 0);
+  appendFamily(pOut, EMB_SERIES_INDEX, "embed_index_rerank_rows_total",
+               "counter", "Stored float vectors embed_index queries read to "
+               "re-rank their candidates exactly, by index.",
+               offsetof(EmbSeries, nRerank), 0);
   rc = sqlite3_str_errcode(pOut);
   if( rc ){
     sqlite3_free(sqlite3_str_finish(pOut));

@@ -32,6 +32,8 @@ struct EmbSeries {
   int64_t nByte;                 /* text bytes; for an index: bytes read
                                  ** from its shadow tables' chunks */
   int64_t nError;
+  int64_t nRerank;               /* for an index: float vectors read for
+                                 ** exact distances */
   int64_t nLoadNs;               /* model load time (gauge), nanoseconds */
   int64_t nSumNs;                /* the histogram's sum, nanoseconds */
   int64_t aBucket[EMB_NBUCKET];  /* calls with latency <= each bound */
@@ -65,6 +67,9 @@ void embMetricsQuery(EmbSeries *p, int64_t nNs);
 
 /* Count chunks an index read from its shadow tables, and their bytes. */
 void embMetricsChunkRead(EmbSeries *p, int64_t nChunk, int64_t nByte);
+
+/* Count the float vectors an index query read to re-rank its candidates. */
+void embMetricsRerank(EmbSeries *p, int64_t nRow);
 
 /* Record a model's load time. */
 void embMetricsLoad(EmbSeries *p, int64_t nNs);

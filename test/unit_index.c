@@ -395,52 +395,109 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
   EXEC(a, "COMMIT");
   CHECK_NUM("large index insert errors", nBad, 0);
 
-  /* A new connection: its first query reads the sign bits alone */
+  /* A new connection: its first query reads the sign bits alone and
+  ** re-ranks SIGN_FACTOR (8) x (3 x 10 + 16) candidates, at least.  Each
+  ** query after it reads 4-bit codes while it has read less than the sign
+  ** bits' size (so at most one fine image past it) until every chunk's are
+  ** in memory; from then on queries read nothing and re-rank far fewer
+  ** rows (3 x 10 + 16, and ties).  Every answer is brute force's. */
   b = openConn(zDb, zExt, zModel);
-  nBefore = indexMetric(b, "embed_index_read_bytes_total", "big");
-  if( nBefore<0 ) nBefore = 0;
   sqlite3_prepare_v2(b, "SELECT group_concat(rowid) FROM big WHERE big "
                      "MATCH ?1 AND k = 10", -1, &pIdx, 0);
   sqlite3_prepare_v2(b, "SELECT group_concat(id) FROM (SELECT rowid AS id "
                      "FROM big ORDER BY 1 - cosine(vector, ?1), rowid "
                      "LIMIT 10)", -1, &pBrute, 0);
   nBad = 0;
-  for(q=0; q<10; q++){
-    char zA[256] = "", zB[256] = "";
-    sqlite3_bind_blob(pIdx, 1, aQ[q], sizeof(aQ[q]), SQLITE_STATIC);
-    sqlite3_bind_blob(pBrute, 1, aQ[q], sizeof(aQ[q]), SQLITE_STATIC);
-    if( sqlite3_step(pIdx)==SQLITE_ROW ){
-      snprintf(zA, sizeof(zA), "%s", sqlite3_column_text(pIdx, 0));
-    }else{
-      snprintf(zA, sizeof(zA), "error: %s", sqlite3_errmsg(b));
-    }
-    if( q==0 ){
-      nRead = indexMetric(b, "embed_index_read_bytes_total", "big") - nBefore;
-      if( nRead>=(long long)LARGE_ROWS*(LARGE_DIMS/8)
-       && nRead<(long long)LARGE_ROWS*(LARGE_DIMS/2) ){
-        nPass++;
+  {
+    long long nSign = (long long)(LARGE_ROWS + 120)*(LARGE_DIMS/8);
+    long long nFineImg = 4096LL*(4 + LARGE_DIMS/2), nTotal = 0;
+    long long nRerank0 = 0, nRerankLast = 0, nAfter = -1, nFirst = 0;
+    int nOver = 0;
+    char zFine[32], zGot[32];
+    for(q=0; q<40; q++){
+      char zA[256] = "", zB[256] = "";
+      long long nR0 = indexMetric(b, "embed_index_rerank_rows_total", "big");
+      nBefore = indexMetric(b, "embed_index_read_bytes_total", "big");
+      if( nBefore<0 ) nBefore = 0;
+      if( nR0<0 ) nR0 = 0;
+      sqlite3_bind_blob(pIdx, 1, aQ[q%10], sizeof(aQ[0]), SQLITE_STATIC);
+      sqlite3_bind_blob(pBrute, 1, aQ[q%10], sizeof(aQ[0]), SQLITE_STATIC);
+      if( sqlite3_step(pIdx)==SQLITE_ROW ){
+        snprintf(zA, sizeof(zA), "%s", sqlite3_column_text(pIdx, 0));
       }else{
-        nFail++;
-        printf("FAIL test/unit_index.c:%d: first query of a large index "
-               "read %lld bytes (sign bits: %lld)\n", __LINE__, nRead,
-               (long long)LARGE_ROWS*(LARGE_DIMS/8));
+        snprintf(zA, sizeof(zA), "error: %s", sqlite3_errmsg(b));
+      }
+      nRead = indexMetric(b, "embed_index_read_bytes_total", "big") - nBefore;
+      nTotal += nRead;
+      if( q==0 ){
+        nFirst = nRead;
+        nRerank0 = indexMetric(b, "embed_index_rerank_rows_total", "big") - nR0;
+        if( nRead>=nSign && nRead<(long long)LARGE_ROWS*(LARGE_DIMS/2) ){
+          nPass++;
+        }else{
+          nFail++;
+          printf("FAIL test/unit_index.c:%d: first query of a large index "
+                 "read %lld bytes (sign bits: %lld)\n", __LINE__, nRead,
+                 nSign);
+        }
+      }else{
+        if( nRead > nSign + nFineImg && nOver++==0 ){
+          printf("FAIL test/unit_index.c:%d: query %d read %lld bytes\n",
+                 __LINE__, q, nRead);
+        }
+        if( nRead==0 && nAfter<0 ) nAfter = q;
+        if( nRead!=0 && nAfter>=0 && nOver++==0 ){
+          printf("FAIL test/unit_index.c:%d: query %d read %lld bytes after "
+                 "query %lld read none\n", __LINE__, q, nRead, nAfter);
+        }
+      }
+      nRerankLast = indexMetric(b, "embed_index_rerank_rows_total", "big") - nR0;
+      if( sqlite3_step(pBrute)==SQLITE_ROW ){
+        snprintf(zB, sizeof(zB), "%s", sqlite3_column_text(pBrute, 0));
+      }
+      sqlite3_reset(pIdx);
+      sqlite3_reset(pBrute);
+      if( strcmp(zA, zB) && nBad++==0 ){
+        printf("FAIL test/unit_index.c:%d: large search %d: %s\n"
+               "  brute force: %s\n", __LINE__, q, zA, zB);
       }
     }
-    if( sqlite3_step(pBrute)==SQLITE_ROW ){
-      snprintf(zB, sizeof(zB), "%s", sqlite3_column_text(pBrute, 0));
+    CHECK_NUM("large index searches unlike brute force", nBad, 0);
+    CHECK_NUM("large index queries reading past their budget", nOver, 0);
+    /* Past the first query: every chunk's fine image, once. */
+    {
+      sqlite3_stmt *pCap = 0;
+      sqlite3_prepare_v2(b, "SELECT sum(cap)*(4 + 128) FROM big_chunks", -1,
+                         &pCap, 0);
+      snprintf(zFine, sizeof(zFine), "%s", sqlite3_step(pCap)==SQLITE_ROW
+               ? (const char*)sqlite3_column_text(pCap, 0) : "?");
+      sqlite3_finalize(pCap);
     }
-    sqlite3_reset(pIdx);
-    sqlite3_reset(pBrute);
-    if( strcmp(zA, zB) && nBad++==0 ){
-      printf("FAIL test/unit_index.c:%d: large search: %s\n  brute force: %s\n",
-             __LINE__, zA, zB);
+    snprintf(zGot, sizeof(zGot), "%lld", nTotal - nFirst);
+    if( strcmp(zGot, zFine)==0 ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("FAIL test/unit_index.c:%d: queries after the first read %s "
+             "bytes, not the fine images' %s\n", __LINE__, zGot, zFine);
+    }
+    if( nAfter>1 && nAfter<=10 ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("FAIL test/unit_index.c:%d: the 4-bit codes were all in memory "
+             "after query %lld\n", __LINE__, nAfter);
+    }
+    if( nRerank0>=8*46 && nRerankLast>=46 && nRerankLast<2*46 ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("FAIL test/unit_index.c:%d: rows re-ranked: %lld by the first "
+             "query, %lld by the last\n", __LINE__, nRerank0, nRerankLast);
     }
   }
-  CHECK_NUM("large index searches unlike brute force", nBad, 0);
   sqlite3_finalize(pIdx);
   sqlite3_finalize(pBrute);
-  sqlite3_close(b);
-
   /* The writer, after its commit: a chunk after a full one was made
   ** full-sized (no smaller images left behind), and the 4-bit codes it
   ** wrote are no longer in memory, but for the last chunk's.  A write of
@@ -464,6 +521,33 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
             nRead, 4096*(4 + LARGE_DIMS/2));
   CHECK_CHUNKS(a, "big");
   CHECK(a, "SELECT count(*) FROM big", "136119");
+
+  /* The warm reader after that commit reads again the two chunks it
+  ** changed, 4-bit codes included, and stays warm; after a commit of its
+  ** own it keeps its 4-bit codes (it has searched with them). */
+  for(q=0; q<2; q++){
+    long long nR0 = indexMetric(b, "embed_index_rerank_rows_total", "big");
+    long long nMax = q==0 ? 2LL*4096*(1 + 8 + LARGE_DIMS/8 + 4 + LARGE_DIMS/2)
+                          : 0;
+    if( q==1 ){
+      EXEC(b, "UPDATE big SET vector = (SELECT vector FROM big WHERE "
+              "rowid = 7) WHERE rowid = 6");
+    }
+    nBefore = indexMetric(b, "embed_index_read_bytes_total", "big");
+    CHECK(b, "SELECT count(*) FROM big WHERE big MATCH (SELECT vector FROM "
+             "big WHERE rowid = 1000000003) AND k = 10", "10");
+    nRead = indexMetric(b, "embed_index_read_bytes_total", "big") - nBefore;
+    nR0 = indexMetric(b, "embed_index_rerank_rows_total", "big") - nR0;
+    if( nRead<=nMax && (q==1 || nRead>0) && nR0<2*46 ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("FAIL test/unit_index.c:%d: warm reader after %s commit read "
+             "%lld bytes (at most %lld), re-ranked %lld rows\n", __LINE__,
+             q ? "its own" : "another's", nRead, nMax, nR0);
+    }
+  }
+  sqlite3_close(b);
   sqlite3_close(a);
   remove(zDb); remove(zWal); remove(zShm);
   sqlite3_free(zDb); sqlite3_free(zWal); sqlite3_free(zShm);
