@@ -62,13 +62,23 @@ SQLITE_EXTENSION_INIT3
 ** The 4-bit code
 */
 
+/* x rounded to the nearest integer, ties to even (as lrint() in the
+** default rounding mode), for |x| < 2^51: adding and taking away 1.5 x
+** 2^52 leaves no fraction bits.  Inline, where lrint() is a libm call. */
+static inline double fineRound(double x){
+  volatile double rBig = 6755399441055744.0;      /* 1.5 x 2^52 */
+  double r = rBig;
+  return (x + r) - r;
+}
+
 void embFineEncode(const uint8_t *aVec, int nDims, float *pScale,
                    uint8_t *aOut){
-  double rNorm = 0.0, rMax = 0.0, rStep;
+  double rNorm = 0.0, rAbsMax = 0.0, rStep;
   int i;
   for(i=0; i<nDims; i++){
     double x = embFloatAt(aVec, (size_t)i);
     rNorm += x*x;
+    if( fabs(x)>rAbsMax ) rAbsMax = fabs(x);
   }
   memset(aOut, 0, ((size_t)nDims+1)/2);
   if( !(rNorm>0.0) || !isfinite(rNorm) ){
@@ -76,16 +86,14 @@ void embFineEncode(const uint8_t *aVec, int nDims, float *pScale,
     return;
   }
   rNorm = sqrt(rNorm);
-  for(i=0; i<nDims; i++){
-    double x = fabs(embFloatAt(aVec, (size_t)i)) / rNorm;
-    if( x>rMax ) rMax = x;
-  }
-  rStep = rMax / 7.0;
+  /* The largest |x| / rNorm: division rounds monotonically, so it is the
+  ** quotient of the largest |x|. */
+  rStep = rAbsMax / rNorm / 7.0;
   *pScale = (float)rStep;
   if( !(rStep>0.0) ) return;
   for(i=0; i<nDims; i++){
     double x = embFloatAt(aVec, (size_t)i) / rNorm / rStep;
-    int q = (int)lrint(x);
+    int q = (int)fineRound(x);
     if( q<-7 ) q = -7;
     if( q>7 ) q = 7;
     aOut[i>>1] |= (uint8_t)((q & 0xf) << ((i&1)*4));
