@@ -274,6 +274,15 @@ static inline int embChunkValid(const IndexChunk *c, uint32_t i){
   return (c->aImg[i>>3] >> (i&7)) & 1;
 }
 
+/* Where slot i's scale and 4-bit code lie in c's fine image (aFine). */
+static inline uint8_t *embChunkFineScale(const IndexChunk *c, uint32_t i){
+  return c->aFine + (size_t)4*i;
+}
+static inline uint8_t *embChunkFineCode(const index_vtab *p,
+                                        const IndexChunk *c, uint32_t i){
+  return c->aFine + (size_t)4*c->nCap + p->nFine*(size_t)i;
+}
+
 /* Bring chunk iChunk's fine image into memory. */
 int embStoreChunkFine(index_vtab *p, int iChunk);
 

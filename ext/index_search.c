@@ -476,13 +476,12 @@ static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
       uint32_t iNext = pCand->a[i+SIGN_PREFETCH].iPos;
       uint32_t sNext = iNext & (INDEX_CHUNK_MAX-1);
       const IndexChunk *pN = c->apChunk[iNext>>INDEX_CHUNK_SHIFT];
-      __builtin_prefetch(pN->aFine + (size_t)4*sNext);
-      __builtin_prefetch(pN->aFine + (size_t)4*pN->nCap
-                         + p->nFine*(size_t)sNext);
+      __builtin_prefetch(embChunkFineScale(pN, sNext));
+      __builtin_prefetch(embChunkFineCode(p, pN, sNext));
     }
-    pK->xFineScan(qEven, qOdd, pC->aFine + (size_t)4*pC->nCap
-                  + p->nFine*(size_t)s, p->nFine, p->nFine, 1, &iDot);
-    memcpy(&rScale, pC->aFine + (size_t)4*s, 4);
+    pK->xFineScan(qEven, qOdd, embChunkFineCode(p, pC, s), p->nFine,
+                  p->nFine, 1, &iDot);
+    memcpy(&rScale, embChunkFineScale(pC, s), 4);
     pCand->a[i].d = -(double)rScale*(double)iDot;
   }
   sqlite3_free(qEven);
@@ -510,15 +509,13 @@ static int stageFineAll(index_vtab *p, const IndexQuery *q, CandList *pOut,
   *pnScan = 0;
   for(i=0; rc==SQLITE_OK && i<c->nChunk; i++){
     IndexChunk *pC = c->apChunk[i];
-    const uint8_t *aCode;
     uint32_t s, j;
     rc = embStoreChunkFine(p, i);
     if( rc ) break;
     pC = c->apChunk[i];
-    aCode = pC->aFine + (size_t)4*pC->nCap;
     for(s=0; rc==SQLITE_OK && s<pC->nUsed; s+=SEARCH_BLOCK){
       uint32_t n = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s : SEARCH_BLOCK;
-      pK->xFineScan(qEven, qOdd, aCode + p->nFine*(size_t)s, p->nFine,
+      pK->xFineScan(qEven, qOdd, embChunkFineCode(p, pC, s), p->nFine,
                     p->nFine, n, aDot);
       rc = embProgressTick(&p->prog, (sqlite3_uint64)n*p->nFine);
       if( rc ) break;
@@ -526,7 +523,7 @@ static int stageFineAll(index_vtab *p, const IndexQuery *q, CandList *pOut,
         float rScale;
         double d;
         if( !embChunkValid(pC, s+j) ) continue;
-        memcpy(&rScale, pC->aFine + (size_t)4*(s+j), 4);
+        memcpy(&rScale, embChunkFineScale(pC, s+j), 4);
         d = -(double)rScale*(double)aDot[j];
         if( d>rCut ) continue;
         rc = candPush(pOut, d, embChunkRowid(pC, s+j),

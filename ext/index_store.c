@@ -388,9 +388,8 @@ static void slotSetCodes(const index_vtab *p, IndexChunk *c, uint32_t i,
     float rScale;
     memset(aCode, 0, p->nStride);
     embBquant(aVec, (size_t)p->nDims, aCode);
-    embFineEncode(aVec, p->nDims, &rScale,
-                  c->aFine + (size_t)4*c->nCap + p->nFine*(size_t)i);
-    memcpy(c->aFine + (size_t)4*i, &rScale, 4);
+    embFineEncode(aVec, p->nDims, &rScale, embChunkFineCode(p, c, i));
+    memcpy(embChunkFineScale(c, i), &rScale, 4);
   }else{
     memcpy(aCode, aVec, p->nStride);
   }
