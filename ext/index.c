@@ -1659,10 +1659,24 @@ static int filterMatch(index_cursor *pCur, int idxNum, int argc,
     rc = streamFill(pCur);
     goto done;
   }
+  if( p->pCache==0 && !p->bStreamed && q.aRowid==0 ){
+    /* A new connection's first search: a large index answers it from its
+    ** sign bits read once, and builds its cache at the next. */
+    int bDone = 0;
+    cursorForget(pCur);
+    aQ = sqlite3_malloc64(sizeof(float)*(size_t)p->nDims);
+    if( aQ==0 ){ rc = SQLITE_NOMEM; goto done; }
+    rc = filterQuery(p, argv[0], aQ, &bNone);
+    if( rc || bNone ) goto done;
+    q.aQ = aQ;
+    rc = embSearchStream(p, &q, &pCur->aAll, &pCur->nAll, 0, &bDone);
+    if( rc ) goto done;
+    if( bDone ) goto hits;
+  }
   rc = embStoreReady(p, q.aRowid!=0);
   if( rc ) goto done;
   iGen = p->pCache->iGen;
-  if( !(idxNum & INDEX_PLAN_ROWIDIN) && pCur->bLastValid
+  if( aQ==0 && !(idxNum & INDEX_PLAN_ROWIDIN) && pCur->bLastValid
    && pCur->iLastGen==iGen && pCur->nLastWrite==p->nWrite
    && pCur->iLastK==pCur->iK
    && pCur->eLastMax==q.eMax && pCur->rLastMax==q.rMax
@@ -1670,11 +1684,13 @@ static int filterMatch(index_cursor *pCur, int idxNum, int argc,
     /* The same search again (a join driving rowid = x): its hits. */
   }else{
     cursorForget(pCur);
-    aQ = sqlite3_malloc64(sizeof(float)*(size_t)p->nDims);
-    if( aQ==0 ){ rc = SQLITE_NOMEM; goto done; }
-    rc = filterQuery(p, argv[0], aQ, &bNone);
-    if( rc || bNone ) goto done;
-    q.aQ = aQ;
+    if( aQ==0 ){
+      aQ = sqlite3_malloc64(sizeof(float)*(size_t)p->nDims);
+      if( aQ==0 ){ rc = SQLITE_NOMEM; goto done; }
+      rc = filterQuery(p, argv[0], aQ, &bNone);
+      if( rc || bNone ) goto done;
+      q.aQ = aQ;
+    }
     rc = embSearch(p, &q, &pCur->aAll, &pCur->nAll, 0);
     if( rc ) goto done;
     if( !(idxNum & INDEX_PLAN_ROWIDIN) ){
@@ -1689,6 +1705,7 @@ static int filterMatch(index_cursor *pCur, int idxNum, int argc,
       }
     }
   }
+hits:
   pCur->aHit = pCur->aAll;
   pCur->nHit = pCur->nAll;
   if( pCur->bOnly ){

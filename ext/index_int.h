@@ -148,6 +148,8 @@ struct index_vtab {
   size_t nStride;            /* bytes of a row's code in aImg */
   size_t nFine;              /* bytes of a row's 4-bit code */
   IndexCache *pCache;        /* NULL until first needed */
+  int bStreamed;             /* a search has run without the cache
+                             ** (embSearchStream()): the next builds it */
   IndexHit *aScratch;        /* the search's candidate list, kept */
   int nScratch;
   int bGenBumped;            /* this transaction bumped the generation */
@@ -283,6 +285,25 @@ static inline uint8_t *embChunkFineCode(const index_vtab *p,
   return c->aFine + (size_t)4*c->nCap + p->nFine*(size_t)i;
 }
 
+/* A connection's first search, before it has a cache (index_search.c):
+** the sign bits read once, a chunk at a time into one buffer, and kept
+** nowhere, so that a new process's first answer waits for them alone and
+** for no memory of its own.  embStoreStreamOpen() reads the chunk list as
+** the cache would (*pbOk 0: not format 2, read the cache way);
+** embStoreStreamRead(s, i) reads chunk i's image into s->aBuf and points
+** s->aChunk[i].aImg at it (chunk i-1's no longer), checked as a load is. */
+typedef struct IndexStream IndexStream;
+struct IndexStream {
+  IndexChunk *aChunk;        /* every chunk, from NAME_chunks */
+  int nChunk;
+  sqlite3_int64 nRow;        /* live rows, all chunks */
+  uint8_t *aBuf;             /* the image read last */
+  size_t nBuf;
+};
+int embStoreStreamOpen(index_vtab *p, IndexStream *s, int *pbOk);
+int embStoreStreamRead(index_vtab *p, IndexStream *s, int i);
+void embStoreStreamClose(IndexStream *s);
+
 /* Bring chunk iChunk's fine image into memory. */
 int embStoreChunkFine(index_vtab *p, int iChunk);
 
@@ -313,6 +334,14 @@ static inline int embIndexFineScan(const index_vtab *p, sqlite3_int64 nRows){
 ** not NULL. */
 int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
               int *pnHit, IndexPlan *pPlan);
+
+/* A connection's first search, before it has a cache: the sign bits read
+** once and kept nowhere (see index_search.c), for a large index and no
+** rowid filter; *pbDone 0 otherwise (nothing done: embStoreReady() and
+** embSearch()).  The answer is the one embSearch() gives before the 4-bit
+** codes are in memory. */
+int embSearchStream(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
+                    int *pnHit, IndexPlan *pPlan, int *pbDone);
 
 /* The 4-bit code of the float32 vector aVec (nDims elements) of the fine
 ** stage: *pScale and aOut[0..(nDims+1)/2). */

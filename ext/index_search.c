@@ -4,6 +4,7 @@
 **
 **     IndexQuery q = { aQ, 10 };            (vector, k, filters)
 **     embSearch(p, &q, &aHit, &nHit, 0);    aHit nearest first
+**     embSearchStream(p, &q, &aHit, &nHit, 0, &bDone)   (no cache yet)
 **
 ** HOW IT WORKS (quant=binary)
 ** Each row has sign bits (bquant() of its vector) and a 4-bit code of its
@@ -20,7 +21,12 @@
 **      last; then those rows' 4-bit estimates, keeping nCand2.  A new
 **      connection's first query reads the sign bits alone and ranks by
 **      the float query's dot product with the rows' signs instead,
-**      keeping SIGN_FACTOR x nCand2; each later query (without a rowid
+**      keeping SIGN_FACTOR x nCand2.  It runs before the connection has a
+**      cache (embSearchStream()): each chunk's image is read into one
+**      buffer and scanned at once, the rows kept taking their rowids and
+**      codes with them, so the first answer waits for the sign bits and
+**      no memory of its own; the second query builds the cache (the same
+**      cascade, the same answer).  Each later query (without a rowid
 **      filter) reads 4-bit codes, a chunk at a time, while it has read
 **      less than the sign bits' size (embStoreFineWarm()), and once every
 **      chunk's are in memory they take over.  At 1M x 256 the sign
@@ -281,19 +287,34 @@ static void candPrune(CandList *l, double rMax){
 ** rows for a reason that has nothing to do with the query).  One pass: T
 ** only falls as rows are seen, and rows beyond the current T are skipped
 ** at the cost of one comparison.
+**
+** A streamed search (embSearchStream()) sees each chunk once, in a
+** buffer read over by the next: each row kept takes its rowid then, and
+** a copy of its code into aSide, its iPos the copy's index.
 */
-static int stageHamming(index_vtab *p, const IndexQuery *q,
-                        const uint8_t *aQCode, sqlite3_int64 nWant,
-                        CandList *pOut, sqlite3_int64 *pnScan){
-  const EmbKernels *pK = embKernels();
-  const IndexCache *c = p->pCache;
-  uint32_t aDist[SEARCH_BLOCK], aIdx[SEARCH_BLOCK];
-  uint32_t nBits = (uint32_t)p->nStride*8, T = nBits;
-  sqlite3_int64 nIn = 0;     /* rows kept with distance <= T */
-  sqlite3_int64 *aHist;
-  int i, rc = SQLITE_OK;
-  aHist = sqlite3_malloc64(sizeof(sqlite3_int64)*((size_t)nBits+1));
-  if( aHist==0 ) return SQLITE_NOMEM;
+typedef struct Stage1 Stage1;
+struct Stage1 {
+  const uint8_t *aQCode;     /* the query's sign bits */
+  sqlite3_int64 nWant;
+  uint32_t T;
+  sqlite3_int64 nIn;         /* rows kept with distance <= T */
+  sqlite3_int64 *aHist;      /* rows kept at each distance */
+  CandList *pOut;
+  uint8_t *aSide;            /* streamed: the kept rows' codes */
+  int nSide, nSideAlloc;
+};
+
+static int stage1Init(index_vtab *p, Stage1 *st, const uint8_t *aQCode,
+                      sqlite3_int64 nWant, CandList *pOut){
+  uint32_t nBits = (uint32_t)p->nStride*8;
+  memset(st, 0, sizeof(*st));
+  st->aQCode = aQCode;
+  st->nWant = nWant;
+  st->T = nBits;
+  st->pOut = pOut;
+  st->aHist = sqlite3_malloc64(sizeof(sqlite3_int64)*((size_t)nBits+1));
+  if( st->aHist==0 ) return SQLITE_NOMEM;
+  memset(st->aHist, 0, sizeof(sqlite3_int64)*((size_t)nBits+1));
   /* Room for the kept rows at once, so that pushes rarely grow it. */
   if( pOut->nAlloc < 2*nWant+1024 && nWant<0x10000000 ){
     IndexHit *aNew = sqlite3_realloc64(pOut->a,
@@ -303,22 +324,112 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
       pOut->nAlloc = (int)(2*nWant+1024);
     }
   }
-  memset(aHist, 0, sizeof(sqlite3_int64)*((size_t)nBits+1));
-#define STAGE1_ROW(DIST, ROWID, POS) do{                                     \
-    uint32_t d_ = (DIST);                                                   \
-    if( d_<=T ){                                                            \
-      rc = candPush(pOut, (double)d_, (ROWID), (POS));                      \
-      if( rc ) goto stage1_done;                                            \
-      aHist[d_]++;                                                          \
-      nIn++;                                                                \
-      while( T>0 && nIn - aHist[T] >= nWant ){ nIn -= aHist[T]; T--; }      \
-      if( pOut->n > 2*nIn + 1024 ) candPrune(pOut, (double)T);              \
-    }                                                                       \
-  }while(0)
+  return SQLITE_OK;
+}
+
+/* Keep the candidates within T; a streamed search's copies follow. */
+static void stage1Prune(const index_vtab *p, Stage1 *st){
+  CandList *l = st->pOut;
+  int i, j;
+  if( st->aSide==0 ){
+    candPrune(l, (double)st->T);
+    return;
+  }
+  for(i=j=0; i<l->n; i++){
+    if( l->a[i].d<=(double)st->T ){
+      uint32_t iFrom = l->a[i].iPos;
+      l->a[j] = l->a[i];
+      l->a[j].iPos = (uint32_t)j;
+      if( iFrom!=(uint32_t)j ){
+        memmove(st->aSide + p->nStride*(size_t)j,
+                st->aSide + p->nStride*(size_t)iFrom, p->nStride);
+      }
+      j++;
+    }
+  }
+  l->n = j;
+  st->nSide = j;
+}
+
+/* A row at Hamming distance d: kept if within T, and T lowered. */
+static int stage1Row(const index_vtab *p, Stage1 *st, uint32_t d,
+                     sqlite3_int64 iRowid, uint32_t iPos,
+                     const uint8_t *aCode){
+  int rc;
+  if( d>st->T ) return SQLITE_OK;
+  if( aCode ){
+    if( st->nSide>=st->nSideAlloc ){
+      int nNew = st->nSideAlloc ? st->nSideAlloc*2 : 1024;
+      uint8_t *aNew = sqlite3_realloc64(st->aSide, p->nStride*(size_t)nNew);
+      if( aNew==0 ) return SQLITE_NOMEM;
+      st->aSide = aNew;
+      st->nSideAlloc = nNew;
+    }
+    memcpy(st->aSide + p->nStride*(size_t)st->nSide, aCode, p->nStride);
+    iPos = (uint32_t)st->nSide++;
+  }
+  rc = candPush(st->pOut, (double)d, iRowid, iPos);
+  if( rc ) return rc;
+  st->aHist[d]++;
+  st->nIn++;
+  while( st->T>0 && st->nIn - st->aHist[st->T] >= st->nWant ){
+    st->nIn -= st->aHist[st->T];
+    st->T--;
+  }
+  if( st->pOut->n > 2*st->nIn + 1024 ) stage1Prune(p, st);
+  return SQLITE_OK;
+}
+
+/* Every valid row of chunk pC (chunk i of the cache, or the one a stream
+** has just read: bStream). */
+static int stage1Chunk(index_vtab *p, Stage1 *st, const IndexChunk *pC,
+                       int i, int bStream){
+  const EmbKernels *pK = embKernels();
+  const uint8_t *aCode = embChunkCodes(pC);
+  uint32_t aDist[SEARCH_BLOCK], aIdx[SEARCH_BLOCK];
+  uint32_t s, j;
+  int rc = SQLITE_OK;
+  for(s=0; s<pC->nUsed; s+=SEARCH_BLOCK){
+    uint32_t nBlock = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s
+                                                 : SEARCH_BLOCK, n;
+    /* The kernel keeps the rows within T as it was at the block's
+    ** start; T may fall within the block, so each is tested again. */
+    n = (uint32_t)pK->xHammingWithin(st->aQCode,
+                      aCode + p->nStride*(size_t)s, p->nStride,
+                      p->nStride, nBlock, st->T, aIdx, aDist);
+    rc = embProgressTick(&p->prog, (sqlite3_uint64)nBlock*p->nStride/8);
+    if( rc ) return rc;
+    for(j=0; j<n; j++){
+      uint32_t iSlot = s + aIdx[j];
+      if( aDist[j]>st->T ) continue;
+      if( !embChunkValid(pC, iSlot) ) continue;
+      if( bStream ){
+        rc = stage1Row(p, st, aDist[j], embChunkRowid(pC, iSlot), 0,
+                       aCode + p->nStride*(size_t)iSlot);
+      }else{
+        /* The rowid is looked up for the rows kept, at the end: read
+        ** here, each push would be a cache miss of its own. */
+        rc = stage1Row(p, st, aDist[j], 0,
+                       ((uint32_t)i<<INDEX_CHUNK_SHIFT)|iSlot, 0);
+      }
+      if( rc ) return rc;
+    }
+  }
+  return SQLITE_OK;
+}
+
+static int stageHamming(index_vtab *p, const IndexQuery *q,
+                        const uint8_t *aQCode, sqlite3_int64 nWant,
+                        CandList *pOut, sqlite3_int64 *pnScan){
+  const EmbKernels *pK = embKernels();
+  const IndexCache *c = p->pCache;
+  Stage1 st;
+  int i, rc = stage1Init(p, &st, aQCode, nWant, pOut);
+  if( rc ) return rc;
   if( q->aRowid ){
     int j;
     *pnScan = 0;
-    for(j=0; j<q->nRowid; j++){
+    for(j=0; rc==SQLITE_OK && j<q->nRowid; j++){
       sqlite3_int64 iPos = embStoreFind(c, q->aRowid[j]);
       if( iPos>=0 ){
         const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
@@ -326,47 +437,26 @@ static int stageHamming(index_vtab *p, const IndexQuery *q,
         uint32_t d = (uint32_t)pK->xHamming(aQCode,
                           embChunkCodes(pC) + p->nStride*(size_t)s, p->nStride);
         (*pnScan)++;
-        STAGE1_ROW(d, q->aRowid[j], (uint32_t)iPos);
+        rc = stage1Row(p, &st, d, q->aRowid[j], (uint32_t)iPos, 0);
       }
     }
   }else{
     *pnScan = c->nRow;
-    for(i=0; i<c->nChunk; i++){
-      const IndexChunk *pC = c->apChunk[i];
-      const uint8_t *aCode = embChunkCodes(pC);
-      uint32_t s, j;
-      for(s=0; s<pC->nUsed; s+=SEARCH_BLOCK){
-        uint32_t nBlock = pC->nUsed-s < SEARCH_BLOCK ? pC->nUsed-s
-                                                     : SEARCH_BLOCK, n;
-        /* The kernel keeps the rows within T as it was at the block's
-        ** start; T may fall within the block, so each is tested again. */
-        n = (uint32_t)pK->xHammingWithin(aQCode,
-                          aCode + p->nStride*(size_t)s, p->nStride,
-                          p->nStride, nBlock, T, aIdx, aDist);
-        rc = embProgressTick(&p->prog, (sqlite3_uint64)nBlock*p->nStride/8);
-        if( rc ) goto stage1_done;
-        for(j=0; j<n; j++){
-          uint32_t iSlot = s + aIdx[j];
-          if( aDist[j]>T ) continue;
-          if( !embChunkValid(pC, iSlot) ) continue;
-          /* The rowid is looked up for the rows kept, at the end: read
-          ** here, each push would be a cache miss of its own. */
-          STAGE1_ROW(aDist[j], 0, ((uint32_t)i<<INDEX_CHUNK_SHIFT)|iSlot);
-        }
+    for(i=0; rc==SQLITE_OK && i<c->nChunk; i++){
+      rc = stage1Chunk(p, &st, c->apChunk[i], i, 0);
+    }
+  }
+  if( rc==SQLITE_OK ){
+    candPrune(pOut, (double)st.T);
+    if( !q->aRowid ){
+      for(i=0; i<pOut->n; i++){
+        uint32_t iPos = pOut->a[i].iPos;
+        pOut->a[i].iRowid = embChunkRowid(c->apChunk[iPos>>INDEX_CHUNK_SHIFT],
+                                          iPos & (INDEX_CHUNK_MAX-1));
       }
     }
   }
-#undef STAGE1_ROW
-  candPrune(pOut, (double)T);
-  if( !q->aRowid ){
-    for(i=0; i<pOut->n; i++){
-      uint32_t iPos = pOut->a[i].iPos;
-      pOut->a[i].iRowid = embChunkRowid(c->apChunk[iPos>>INDEX_CHUNK_SHIFT],
-                                        iPos & (INDEX_CHUNK_MAX-1));
-    }
-  }
-stage1_done:
-  sqlite3_free(aHist);
+  sqlite3_free(st.aHist);
   return rc;
 }
 
@@ -416,8 +506,15 @@ static int8_t *fineQuery(const index_vtab *p, const IndexQuery *q,
 ** byte of the query's partial sums, so 1 lookup a byte.  A coarser
 ** estimate than the 4-bit one, so the caller keeps more.
 */
+static const uint8_t *candCode(const index_vtab *p, const uint8_t *aSide,
+                               uint32_t iPos){
+  if( aSide ) return aSide + p->nStride*(size_t)iPos;
+  return embChunkCodes(p->pCache->apChunk[iPos>>INDEX_CHUNK_SHIFT])
+         + p->nStride*(size_t)(iPos & (INDEX_CHUNK_MAX-1));
+}
+
 static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
-                     sqlite3_int64 nWant){
+                     sqlite3_int64 nWant, const uint8_t *aSide){
   size_t nByte = ((size_t)p->nDims+7)/8, j;
   float *aLut = sqlite3_malloc64(sizeof(float)*256*nByte);
   double rSum = 0.0;
@@ -434,17 +531,12 @@ static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
   }
   for(j=0; j<(size_t)p->nDims; j++) rSum += q->aQ[j];
   for(i=0; i<pCand->n; i++){
-    uint32_t iPos = pCand->a[i].iPos;
-    const IndexChunk *pC = p->pCache->apChunk[iPos>>INDEX_CHUNK_SHIFT];
-    const uint8_t *aCode = embChunkCodes(pC)
-                         + p->nStride*(size_t)(iPos & (INDEX_CHUNK_MAX-1));
+    const uint8_t *aCode = candCode(p, aSide, pCand->a[i].iPos);
     double s = 0.0;
     if( i+SIGN_PREFETCH<pCand->n ){
       /* The candidates are scattered over the chunks: ask for a later
       ** one's code now, so that its cache miss overlaps this work. */
-      uint32_t iNext = pCand->a[i+SIGN_PREFETCH].iPos;
-      __builtin_prefetch(embChunkCodes(p->pCache->apChunk[iNext>>INDEX_CHUNK_SHIFT])
-                         + p->nStride*(size_t)(iNext & (INDEX_CHUNK_MAX-1)));
+      __builtin_prefetch(candCode(p, aSide, pCand->a[i+SIGN_PREFETCH].iPos));
     }
     for(j=0; j<nByte; j++) s += aLut[256*j + aCode[j]];
     pCand->a[i].d = -(2.0*s - rSum);
@@ -602,6 +694,42 @@ static sqlite3_int64 hammingFactor(int nDims){
   return (sqlite3_int64)ceil(r);
 }
 
+/* The candidates each stage keeps: *pnCand1 by the Hamming stage,
+** *pnCand2 for the exact one, for a query over nRows of an index of
+** nIndex rows (format 1 read in place: bLegacy). */
+static void searchPlan(const index_vtab *p, const IndexQuery *q, int bLegacy,
+                       sqlite3_int64 nIndex, sqlite3_int64 nRows,
+                       sqlite3_int64 *pnCand1, sqlite3_int64 *pnCand2){
+  sqlite3_int64 nCand1, nCand2;
+  if( bLegacy ){
+    /* Format 1, read in place: Hamming, then exact, as it always was. */
+    nCand2 = (sqlite3_int64)q->nK * p->nOversample;
+    if( p->bAutoOversample ){
+      sqlite3_int64 nMin = (sqlite3_int64)ceil(sqrt((double)nIndex));
+      if( nCand2<nMin ) nCand2 = nMin;
+    }
+    nCand1 = nCand2;
+  }else{
+    nCand2 = (sqlite3_int64)q->nK * (p->bAutoOversample ? fineFactor(p->nDims)
+                                                        : p->nOversample);
+    if( p->bAutoOversample ) nCand2 += INDEX_AUTO_FINE_MIN;
+    nCand1 = nCand2 * hammingFactor(p->nDims);
+    if( nCand1 < 2*(sqlite3_int64)ceil(sqrt((double)nRows)) ){
+      nCand1 = 2*(sqlite3_int64)ceil(sqrt((double)nRows));
+    }
+  }
+  *pnCand1 = nCand1;
+  *pnCand2 = nCand2;
+}
+
+/* A large index: the sign bits first, then the 4-bit codes (or the sign
+** estimate) narrow the candidates; else every row's 4-bit code, or every
+** row, goes on. */
+static int searchIsLarge(const index_vtab *p, sqlite3_int64 nRows,
+                         sqlite3_int64 nCand1, sqlite3_int64 nCand2){
+  return nCand2<nRows && nCand1<nRows && !embIndexFineScan(p, nRows);
+}
+
 int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
               int *pnHit, IndexPlan *pPlan){
   const IndexCache *c = p->pCache;
@@ -637,23 +765,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     goto done;
   }
 
-  if( c->bLegacy ){
-    /* Format 1, read in place: Hamming, then exact, as it always was. */
-    nCand2 = (sqlite3_int64)q->nK * p->nOversample;
-    if( p->bAutoOversample ){
-      sqlite3_int64 nMin = (sqlite3_int64)ceil(sqrt((double)c->nRow));
-      if( nCand2<nMin ) nCand2 = nMin;
-    }
-    nCand1 = nCand2;
-  }else{
-    nCand2 = (sqlite3_int64)q->nK * (p->bAutoOversample ? fineFactor(p->nDims)
-                                                        : p->nOversample);
-    if( p->bAutoOversample ) nCand2 += INDEX_AUTO_FINE_MIN;
-    nCand1 = nCand2 * hammingFactor(p->nDims);
-    if( nCand1 < 2*(sqlite3_int64)ceil(sqrt((double)nRows)) ){
-      nCand1 = 2*(sqlite3_int64)ceil(sqrt((double)nRows));
-    }
-  }
+  searchPlan(p, q, c->bLegacy, c->nRow, nRows, &nCand1, &nCand2);
   if( !c->bLegacy && !q->aRowid && nCand2<nRows
    && (nCand1>=nRows || embIndexFineScan(p, nRows)) ){
     /* Small enough to estimate every row with its 4-bit code: the sign
@@ -702,7 +814,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     if( bFine ){
       rc = stageFineCand(p, q, &cand, nCand2);
     }else{
-      rc = stageSign(p, q, &cand, SIGN_FACTOR*nCand2);
+      rc = stageSign(p, q, &cand, SIGN_FACTOR*nCand2, 0);
     }
     if( rc ) goto done;
     plan.nCand2 = cand.n;
@@ -725,5 +837,86 @@ done:
   fprintf(stderr, "plan: rows %lld scan %lld cand1 %d cand2 %d exact %d fineread %d\n",
           (long long)nRows, (long long)plan.nScan, plan.nCand1, plan.nCand2, plan.nExact, 0);
 #endif
+  return SQLITE_OK;
+}
+
+/*
+** A connection's first search, while it has no cache: for a large index
+** without a rowid filter, the cascade the cache would run before its
+** 4-bit codes are in memory (Hamming, sign estimate, exact), over the sign
+** bits read once from the chunk images, a chunk at a time into one
+** buffer, each scanned as soon as it is read.  The cache is built by the
+** next search.  *pbDone 0: not done, search the cache way.
+*/
+int embSearchStream(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
+                    int *pnHit, IndexPlan *pPlan, int *pbDone){
+  IndexStream s;
+  IndexHeap heap;
+  CandList cand;
+  Stage1 st;
+  IndexPlan plan;
+  sqlite3_int64 nCand1, nCand2;
+  uint8_t aStack[512];
+  uint8_t *aQCode = 0;
+  int i, bOk = 0, rc;
+  *paHit = 0;
+  *pnHit = 0;
+  *pbDone = 0;
+  if( p->pCache || p->bStreamed || q->aRowid
+   || p->eQuant!=INDEX_QUANT_BINARY ){
+    return SQLITE_OK;
+  }
+  rc = embStoreStreamOpen(p, &s, &bOk);
+  if( rc || !bOk ) return rc;
+  searchPlan(p, q, 0, s.nRow, s.nRow, &nCand1, &nCand2);
+  if( !searchIsLarge(p, s.nRow, nCand1, nCand2) ){
+    embStoreStreamClose(&s);
+    return SQLITE_OK;
+  }
+  memset(&plan, 0, sizeof(plan));
+  memset(&st, 0, sizeof(st));
+  cand.a = p->aScratch;
+  cand.nAlloc = p->nScratch;
+  cand.n = 0;
+  p->aScratch = 0;
+  p->nScratch = 0;
+  heap.a = 0;
+  aQCode = p->nStride<=sizeof(aStack) ? aStack : sqlite3_malloc64(p->nStride);
+  if( aQCode==0 ){ rc = SQLITE_NOMEM; goto done; }
+  memset(aQCode, 0, p->nStride);
+  embBquant((const uint8_t*)q->aQ, (size_t)p->nDims, aQCode);
+  rc = heapInit(&heap, q->nK<s.nRow ? q->nK : s.nRow);
+  if( rc==SQLITE_OK ) rc = stage1Init(p, &st, aQCode, nCand1, &cand);
+  for(i=0; rc==SQLITE_OK && i<s.nChunk; i++){
+    rc = embStoreStreamRead(p, &s, i);
+    if( rc==SQLITE_OK ) rc = stage1Chunk(p, &st, &s.aChunk[i], i, 1);
+  }
+  if( rc ) goto done;
+  stage1Prune(p, &st);
+  plan.nScan = s.nRow;
+  plan.nCand1 = cand.n;
+  rc = stageSign(p, q, &cand, SIGN_FACTOR*nCand2, st.aSide);
+  if( rc ) goto done;
+  plan.nCand2 = cand.n;
+  plan.nExact = cand.n;
+  rc = stageExact(p, q, &cand, &heap);
+
+done:
+  embStoreStreamClose(&s);
+  sqlite3_free(st.aHist);
+  sqlite3_free(st.aSide);
+  if( aQCode!=aStack ) sqlite3_free(aQCode);
+  p->aScratch = cand.a;
+  p->nScratch = cand.nAlloc;
+  if( rc ){
+    sqlite3_free(heap.a);
+    return rc;
+  }
+  qsort(heap.a, (size_t)heap.n, sizeof(IndexHit), hitCompare);
+  *paHit = heap.a;
+  *pnHit = heap.n;
+  *pbDone = 1;
+  p->bStreamed = 1;
+  if( pPlan ) *pPlan = plan;
   return SQLITE_OK;
 }

@@ -4,6 +4,8 @@
 **
 **     embStoreCreate(p)            shadow tables of a new index
 **     embStoreReady(p, bHash)      the cache, built or refreshed
+**     embStoreStreamOpen(p, &s, &bOk)  or, before it, each chunk's image
+**     embStoreStreamRead(p, &s, i)      in turn (a first search)
 **     embStoreWriteBegin(p)        then embStorePut/Remove/Rekey ...
 **     embStoreFlush(p)             ... written at xSync and xSavepoint
 **
@@ -38,8 +40,10 @@
 ** (huge pages).  The 4-bit codes are read a NAME_fine image a chunk: all
 ** at the first search of an index small enough to estimate every row
 ** with them (index_search.c); for a large one a few chunks a search, after
-** the first, as embStoreFineWarm()'s budget allows, so a new connection's
-** first query waits for the sign bits alone.  A writer reads back the
+** the first, as embStoreFineWarm()'s budget allows.  A large index's first
+** search runs before there is a cache: embStoreStreamOpen() and
+** embStoreStreamRead() give it each chunk's image in turn, in one buffer,
+** and the second search builds the cache.  A writer reads back the
 ** fine image of each chunk it changes; in a large index it has not
 ** searched, it drops them after its commit (but the last chunk's).
 ** Each use compares the cache's generation with NAME_config's; when
@@ -456,49 +460,81 @@ static int storeReadImage(index_vtab *p, const char *zTable, sqlite3_int64 iId,
   return SQLITE_OK;
 }
 
-/* Load chunk (iId, cap, used, live, base) from NAME_codes into a new chunk. */
-static int storeLoadChunk(index_vtab *p, sqlite3_int64 iId,
-                          sqlite3_int64 iVersion, uint32_t nCap,
-                          uint32_t nUsed, uint32_t nLive, int bDense,
-                          sqlite3_int64 iBase, IndexChunk **ppOut){
-  IndexChunk *c = sqlite3_malloc64(sizeof(*c));
+/* The bitmap of chunk c's image must agree with its counts: nothing valid
+** at or past nUsed, nLive slots valid. */
+static int chunkCheckBitmap(index_vtab *p, const IndexChunk *c){
   uint32_t i, n = 0;
+  for(i=0; i<c->nCap/8; i++){
+    n += (uint32_t)__builtin_popcount(c->aImg[i]);
+  }
+  for(i=c->nUsed; i<c->nCap; i++){
+    if( embChunkValid(c, i) ){ n = c->nLive+1; break; }
+  }
+  if( n!=c->nLive ){
+    return embIndexCorrupt(p, "codes", sqlite3_mprintf(
+        "chunk %lld has %u valid slots, not %u", c->iId, n, c->nLive));
+  }
+  return SQLITE_OK;
+}
+
+/* Load the chunk described by pMeta (a NAME_chunks row) from NAME_codes
+** into a new chunk. */
+static int storeLoadChunk(index_vtab *p, const IndexChunk *pMeta,
+                          IndexChunk **ppOut){
+  IndexChunk *c = sqlite3_malloc64(sizeof(*c));
   int rc;
   *ppOut = 0;
   if( c==0 ) return SQLITE_NOMEM;
-  memset(c, 0, sizeof(*c));
-  c->iId = iId;
-  c->iVersion = iVersion;
-  c->nCap = nCap;
-  c->nUsed = nUsed;
-  c->nLive = nLive;
-  c->bDense = (uint8_t)bDense;
-  c->iBase = iBase;
+  *c = *pMeta;
   c->aImg = embPagesAlloc(chunkImgBytes(p, c), EMB_PAGES_CODES);
   if( c->aImg==0 ){
     chunkFree(c);
     return SQLITE_NOMEM;
   }
-  rc = storeReadImage(p, "codes", iId, c->aImg, chunkImgBytes(p, c));
-  if( rc==SQLITE_OK ){
-    /* The bitmap must agree with the counts: nothing valid at or past
-    ** nUsed, nLive slots valid. */
-    for(i=0; i<nCap/8; i++){
-      n += (uint32_t)__builtin_popcount(c->aImg[i]);
-    }
-    for(i=nUsed; i<nCap; i++){
-      if( embChunkValid(c, i) ){ n = nLive+1; break; }
-    }
-    if( n!=nLive ){
-      rc = embIndexCorrupt(p, "codes", sqlite3_mprintf(
-          "chunk %lld has %u valid slots, not %u", iId, n, nLive));
-    }
-  }
+  rc = storeReadImage(p, "codes", c->iId, c->aImg, chunkImgBytes(p, c));
+  if( rc==SQLITE_OK ) rc = chunkCheckBitmap(p, c);
   if( rc ){
     chunkFree(c);
     return rc;
   }
   *ppOut = c;
+  return SQLITE_OK;
+}
+
+/* The chunk NAME_chunks row pStmt (STMT_CHUNK_LIST) describes, checked,
+** into *pMeta (no images); iPrev: the id of the row before, or 0. */
+static int storeChunkRow(index_vtab *p, sqlite3_stmt *pStmt,
+                         sqlite3_int64 iPrev, IndexChunk *pMeta){
+  sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
+  sqlite3_int64 nCap = sqlite3_column_int64(pStmt, 2);
+  sqlite3_int64 nUsed = sqlite3_column_int64(pStmt, 3);
+  sqlite3_int64 nLive = sqlite3_column_int64(pStmt, 4);
+  int bDense = sqlite3_column_type(pStmt, 5)!=SQLITE_NULL;
+  int t;
+  for(t=1; t<=4; t++){
+    if( sqlite3_column_type(pStmt, t)!=SQLITE_INTEGER ) break;
+  }
+  if( t<=4 || iId<=iPrev || nCap<INDEX_CHUNK_MIN || nCap>INDEX_CHUNK_MAX
+   || (nCap & (nCap-1))!=0 || nUsed<0 || nUsed>nCap || nLive<0
+   || nLive>nUsed ){
+    return embIndexCorrupt(p, "chunks", sqlite3_mprintf(
+        "chunk %lld has a bad id, version, cap, used or live", iId));
+  }
+  memset(pMeta, 0, sizeof(*pMeta));
+  pMeta->iId = iId;
+  pMeta->iVersion = sqlite3_column_int64(pStmt, 1);
+  pMeta->nCap = (uint32_t)nCap;
+  pMeta->nUsed = (uint32_t)nUsed;
+  pMeta->nLive = (uint32_t)nLive;
+  pMeta->bDense = (uint8_t)bDense;
+  if( bDense ){
+    pMeta->iBase = sqlite3_column_int64(pStmt, 5);
+    if( sqlite3_column_type(pStmt, 5)!=SQLITE_INTEGER
+     || pMeta->iBase>BASE_MAX ){
+      return embIndexCorrupt(p, "chunks", sqlite3_mprintf(
+          "chunk %lld has a bad base", iId));
+    }
+  }
   return SQLITE_OK;
 }
 
@@ -516,31 +552,12 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
   int rc = embIndexStmt(p, STMT_CHUNK_LIST, &pStmt);
   if( rc ) return rc;
   while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    sqlite3_int64 iId = sqlite3_column_int64(pStmt, 0);
-    sqlite3_int64 iVer = sqlite3_column_int64(pStmt, 1);
-    sqlite3_int64 nCap = sqlite3_column_int64(pStmt, 2);
-    sqlite3_int64 nUsed = sqlite3_column_int64(pStmt, 3);
-    sqlite3_int64 nLive = sqlite3_column_int64(pStmt, 4);
-    int bDense = sqlite3_column_type(pStmt, 5)!=SQLITE_NULL;
-    sqlite3_int64 iBase = bDense ? sqlite3_column_int64(pStmt, 5) : 0;
+    IndexChunk meta;
     IndexChunk *pChunk = 0;
-    int t;
-    for(t=1; t<=4; t++){
-      if( sqlite3_column_type(pStmt, t)!=SQLITE_INTEGER ) break;
-    }
-    if( t<=4 || iId<=iPrev || nCap<INDEX_CHUNK_MIN || nCap>INDEX_CHUNK_MAX
-     || (nCap & (nCap-1))!=0 || nUsed<0 || nUsed>nCap || nLive<0
-     || nLive>nUsed ){
-      rc = embIndexCorrupt(p, "chunks", sqlite3_mprintf(
-          "chunk %lld has a bad id, version, cap, used or live", iId));
-      break;
-    }
-    if( bDense && (sqlite3_column_type(pStmt, 5)!=SQLITE_INTEGER
-                   || iBase>BASE_MAX) ){
-      rc = embIndexCorrupt(p, "chunks", sqlite3_mprintf(
-          "chunk %lld has a bad base", iId));
-      break;
-    }
+    sqlite3_int64 iId;
+    rc = storeChunkRow(p, pStmt, iPrev, &meta);
+    if( rc ) break;
+    iId = meta.iId;
     iPrev = iId;
     if( nNew>=nAlloc ){
       IndexChunk **ap;
@@ -553,9 +570,9 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
     while( j<c->nChunk && c->apChunk[j]->iId<iId ){ j++; bShape = 1; }
     if( j<c->nChunk && c->apChunk[j]->iId==iId ){
       IndexChunk *pOld = c->apChunk[j];
-      if( pOld->iVersion==iVer && pOld->nCap==(uint32_t)nCap
-       && pOld->nUsed==(uint32_t)nUsed && pOld->nLive==(uint32_t)nLive
-       && pOld->bDense==bDense && pOld->iBase==iBase ){
+      if( pOld->iVersion==meta.iVersion && pOld->nCap==meta.nCap
+       && pOld->nUsed==meta.nUsed && pOld->nLive==meta.nLive
+       && pOld->bDense==meta.bDense && pOld->iBase==meta.iBase ){
         pChunk = pOld;
       }
       if( nNew!=j ) bShape = 1;
@@ -566,11 +583,8 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
     if( pChunk==0 ){
       int bFine = j>0 && j<=c->nChunk && c->apChunk[j-1]->iId==iId
                && c->apChunk[j-1]->aFine!=0;
-      rc = embProgressTick(&p->prog, imgBytes(p, (uint32_t)nCap, bDense)/8);
-      if( rc==SQLITE_OK ){
-        rc = storeLoadChunk(p, iId, iVer, (uint32_t)nCap, (uint32_t)nUsed,
-                            (uint32_t)nLive, bDense, iBase, &pChunk);
-      }
+      rc = embProgressTick(&p->prog, chunkImgBytes(p, &meta)/8);
+      if( rc==SQLITE_OK ) rc = storeLoadChunk(p, &meta, &pChunk);
       /* A chunk read again keeps its 4-bit codes in memory if it had
       ** them, so that a commit elsewhere costs this connection the chunk,
       ** not its warm state. */
@@ -581,7 +595,7 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       }
     }
     apNew[nNew++] = pChunk;
-    nRow += nLive;
+    nRow += meta.nLive;
   }
   if( rc==SQLITE_OK ){
     rc = sqlite3_reset(pStmt);
@@ -755,6 +769,73 @@ int embStoreReady(index_vtab *p, int bHash){
     rc = hashReserve(c, 0);
   }
   return rc;
+}
+
+/* ------------------------------------------------------------------------
+** Streaming: a connection's first search, before it has a cache
+*/
+
+int embStoreStreamOpen(index_vtab *p, IndexStream *s, int *pbOk){
+  sqlite3_stmt *pStmt;
+  sqlite3_int64 iPrev = 0;
+  int nAlloc = 0;
+  int rc = p->iFormat ? SQLITE_OK : storeReadFormat(p);
+  memset(s, 0, sizeof(*s));
+  *pbOk = 0;
+  if( rc || p->iFormat!=INDEX_FORMAT ) return rc;
+  rc = embIndexStmt(p, STMT_CHUNK_LIST, &pStmt);
+  if( rc ) return rc;
+  while( sqlite3_step(pStmt)==SQLITE_ROW ){
+    if( s->nChunk>=nAlloc ){
+      IndexChunk *a;
+      if( nAlloc >= (1<<(32-INDEX_CHUNK_SHIFT)) ){ rc = SQLITE_FULL; break; }
+      nAlloc = nAlloc ? nAlloc*2 : 64;
+      a = sqlite3_realloc64(s->aChunk, sizeof(IndexChunk)*(size_t)nAlloc);
+      if( a==0 ){ rc = SQLITE_NOMEM; break; }
+      s->aChunk = a;
+    }
+    rc = storeChunkRow(p, pStmt, iPrev, &s->aChunk[s->nChunk]);
+    if( rc ) break;
+    iPrev = s->aChunk[s->nChunk].iId;
+    s->nRow += s->aChunk[s->nChunk].nLive;
+    s->nChunk++;
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_reset(pStmt);
+    if( rc ) rc = embIndexSqlError(p, rc);
+  }else{
+    sqlite3_reset(pStmt);
+  }
+  if( rc ){
+    embStoreStreamClose(s);
+    return rc;
+  }
+  *pbOk = 1;
+  return SQLITE_OK;
+}
+
+int embStoreStreamRead(index_vtab *p, IndexStream *s, int i){
+  IndexChunk *c = &s->aChunk[i];
+  size_t nByte = chunkImgBytes(p, c);
+  int rc;
+  if( nByte>s->nBuf ){
+    sqlite3_free(s->aBuf);
+    s->aBuf = sqlite3_malloc64(nByte);
+    s->nBuf = s->aBuf ? nByte : 0;
+    if( s->aBuf==0 ) return SQLITE_NOMEM;
+  }
+  if( i>0 ) s->aChunk[i-1].aImg = 0;
+  rc = embProgressTick(&p->prog, nByte/8);
+  if( rc==SQLITE_OK ) rc = storeReadImage(p, "codes", c->iId, s->aBuf, nByte);
+  if( rc ) return rc;
+  c->aImg = s->aBuf;
+  return chunkCheckBitmap(p, c);
+}
+
+void embStoreStreamClose(IndexStream *s){
+  sqlite3_free(s->aChunk);
+  sqlite3_free(s->aBuf);
+  memset(s, 0, sizeof(*s));
 }
 
 /* ------------------------------------------------------------------------

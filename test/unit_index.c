@@ -31,6 +31,33 @@
 
 static int nPass = 0, nFail = 0;
 
+/* Allocation faults, for the large index's first query: the gFailAt-th
+** allocation from the moment it is set fails (gFailed then says so);
+** 0, none.  Installed before SQLite starts (main()). */
+static sqlite3_mem_methods gMem;
+static int gFailAt = 0, gFailed = 0;
+static int faultNow(void){
+  if( gFailAt>0 && --gFailAt==0 ){
+    gFailed = 1;
+    return 1;
+  }
+  return 0;
+}
+static void *faultMalloc(int n){
+  return faultNow() ? 0 : gMem.xMalloc(n);
+}
+static void *faultRealloc(void *p, int n){
+  return faultNow() ? 0 : gMem.xRealloc(p, n);
+}
+static void faultInstall(void){
+  sqlite3_mem_methods m;
+  sqlite3_config(SQLITE_CONFIG_GETMALLOC, &gMem);
+  m = gMem;
+  m.xMalloc = faultMalloc;
+  m.xRealloc = faultRealloc;
+  sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+}
+
 /* Run zSql on db and compare its first column of its first row (as text,
 ** "NULL" for none, or "error: MESSAGE") with zWant. */
 static void check(int iLine, sqlite3 *db, const char *zSql,
@@ -395,9 +422,10 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
   EXEC(a, "COMMIT");
   CHECK_NUM("large index insert errors", nBad, 0);
 
-  /* A new connection: its first query reads the sign bits alone and
-  ** re-ranks SIGN_FACTOR (8) x (3 x 10 + 16) candidates, at least.  Each
-  ** query after it reads 4-bit codes while it has read less than the sign
+  /* A new connection: its first query reads the sign bits alone, keeps
+  ** none of them (index_search.c, embSearchStream()) and re-ranks
+  ** SIGN_FACTOR (8) x (3 x 10 + 16) candidates, at least.  The second
+  ** reads them again into its cache.  Each query after it reads 4-bit codes while it has read less than the sign
   ** bits' size (so at most one fine image past it) until every chunk's are
   ** in memory; from then on queries read nothing and re-rank far fewer
   ** rows (3 x 10 + 16, and ties).  Every answer is brute force's. */
@@ -464,11 +492,14 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
     }
     CHECK_NUM("large index searches unlike brute force", nBad, 0);
     CHECK_NUM("large index queries reading past their budget", nOver, 0);
-    /* Past the first query: every chunk's fine image, once. */
+    /* The first query keeps none of what it read: the second reads the
+    ** sign bits again, into the cache; past them, every chunk's fine image,
+    ** once. */
     {
       sqlite3_stmt *pCap = 0;
-      sqlite3_prepare_v2(b, "SELECT sum(cap)*(4 + 128) FROM big_chunks", -1,
-                         &pCap, 0);
+      sqlite3_prepare_v2(b, "SELECT sum(cap)*(4 + 128) + (SELECT "
+                         "sum(length(data)) FROM big_codes) FROM big_chunks",
+                         -1, &pCap, 0);
       snprintf(zFine, sizeof(zFine), "%s", sqlite3_step(pCap)==SQLITE_ROW
                ? (const char*)sqlite3_column_text(pCap, 0) : "?");
       sqlite3_finalize(pCap);
@@ -479,7 +510,8 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
     }else{
       nFail++;
       printf("FAIL test/unit_index.c:%d: queries after the first read %s "
-             "bytes, not the fine images' %s\n", __LINE__, zGot, zFine);
+             "bytes, not the sign bits' and fine images' %s\n", __LINE__,
+             zGot, zFine);
     }
     if( nAfter>1 && nAfter<=10 ){
       nPass++;
@@ -548,6 +580,116 @@ static void testLarge(const char *zDir, const char *zExt, const char *zModel){
     }
   }
   sqlite3_close(b);
+
+  /* A new connection's first query, streamed over chunks with holes, a
+  ** reused slot, a rowid moved and explicit rowids, answers as its second
+  ** (from its cache, the 4-bit codes not read yet: the same cascade), the
+  ** row queried first.  Then one chunk's image the wrong size: the first
+  ** query of a new connection says so, as a load would. */
+  nBad = 0;
+  for(q=0; q<4; q++){
+    /* Near rows 10 (its slot reused), 20 (moved into a hole), 1000000003
+    ** (an explicit chunk) and a query of its own. */
+    static const char *const azRow[] = { "10", "20", "1000000003", 0 };
+    char azGot[2][256];
+    sqlite3_stmt *pVec = 0;
+    int k;
+    b = openConn(zDb, zExt, zModel);
+    sqlite3_prepare_v2(b, "SELECT group_concat(rowid) FROM big WHERE big "
+                       "MATCH ?1 AND k = 10", -1, &pIdx, 0);
+    if( azRow[q] ){
+      char *zSql = sqlite3_mprintf("SELECT vector FROM big WHERE rowid = %s",
+                                   azRow[q]);
+      sqlite3_prepare_v2(b, zSql, -1, &pVec, 0);
+      sqlite3_free(zSql);
+      sqlite3_step(pVec);
+      sqlite3_bind_blob(pIdx, 1, sqlite3_column_blob(pVec, 0),
+                        sizeof(aQ[0]), SQLITE_TRANSIENT);
+      sqlite3_finalize(pVec);
+    }else{
+      sqlite3_bind_blob(pIdx, 1, aQ[3], sizeof(aQ[0]), SQLITE_STATIC);
+    }
+    for(k=0; k<2; k++){
+      if( sqlite3_step(pIdx)==SQLITE_ROW ){
+        snprintf(azGot[k], sizeof(azGot[k]), "%s",
+                 sqlite3_column_text(pIdx, 0));
+      }else{
+        snprintf(azGot[k], sizeof(azGot[k]), "error: %s", sqlite3_errmsg(b));
+      }
+      sqlite3_reset(pIdx);
+    }
+    if( (strcmp(azGot[0], azGot[1])
+         || (azRow[q] && (strncmp(azGot[0], azRow[q], strlen(azRow[q]))
+                          || azGot[0][strlen(azRow[q])]!=','))) && nBad++==0 ){
+      printf("FAIL test/unit_index.c:%d: search %d of a new connection "
+             "after the writes: %s\n  then: %s\n", __LINE__, q, azGot[0],
+             azGot[1]);
+    }
+    sqlite3_finalize(pIdx);
+    sqlite3_close(b);
+  }
+  CHECK_NUM("new connections' first searches after the writes unlike their "
+            "second", nBad, 0);
+  /* Each allocation of a new connection's first query failing in turn:
+  ** out of memory, or the answer; then the next query's answer, always
+  ** (nothing half-done is kept). */
+  {
+    char zRef[256] = "";
+    int nFault, nWrong = 0, nNomem = 0;
+    for(nFault=0; nFault<100000; nFault++){
+      char zGot[256] = "";
+      int rc;
+      b = openConn(zDb, zExt, zModel);
+      sqlite3_prepare_v2(b, "SELECT group_concat(rowid) FROM big WHERE big "
+                         "MATCH ?1 AND k = 10", -1, &pIdx, 0);
+      sqlite3_bind_blob(pIdx, 1, aQ[5], sizeof(aQ[0]), SQLITE_STATIC);
+      gFailed = 0;
+      gFailAt = nFault;
+      rc = sqlite3_step(pIdx);
+      gFailAt = 0;
+      if( rc==SQLITE_ROW ){
+        snprintf(zGot, sizeof(zGot), "%s", sqlite3_column_text(pIdx, 0));
+      }else if( sqlite3_reset(pIdx)==SQLITE_NOMEM ){
+        nNomem++;
+      }else{
+        snprintf(zGot, sizeof(zGot), "error: %s", sqlite3_errmsg(b));
+      }
+      sqlite3_reset(pIdx);
+      if( nFault==0 ) snprintf(zRef, sizeof(zRef), "%s", zGot);
+      if( zGot[0] && strcmp(zGot, zRef) && nWrong++==0 ){
+        printf("FAIL test/unit_index.c:%d: first query, allocation %d "
+               "failing: %s\n  without: %s\n", __LINE__, nFault, zGot, zRef);
+      }
+      if( sqlite3_step(pIdx)==SQLITE_ROW ){
+        snprintf(zGot, sizeof(zGot), "%s", sqlite3_column_text(pIdx, 0));
+      }else{
+        snprintf(zGot, sizeof(zGot), "error: %s", sqlite3_errmsg(b));
+      }
+      if( strcmp(zGot, zRef) && nWrong++==0 ){
+        printf("FAIL test/unit_index.c:%d: the query after allocation %d "
+               "failed: %s\n  without: %s\n", __LINE__, nFault, zGot, zRef);
+      }
+      sqlite3_finalize(pIdx);
+      sqlite3_close(b);
+      if( nFault>0 && !gFailed ) break;
+    }
+    CHECK_NUM("first queries wrong under allocation faults", nWrong, 0);
+    if( nNomem>=3 && strncmp(zRef, "error", 5) ){
+      nPass++;
+    }else{
+      nFail++;
+      printf("FAIL test/unit_index.c:%d: %d allocation faults in a first "
+             "query said out of memory (answer: %s)\n", __LINE__, nNomem,
+             zRef);
+    }
+  }
+  EXEC(a, "UPDATE big_codes SET data = zeroblob(10) WHERE id = 3");
+  b = openConn(zDb, zExt, zModel);
+  CHECK(b, "SELECT count(*) FROM big WHERE big MATCH (SELECT vector FROM "
+           "big WHERE rowid = 1) AND k = 10",
+        "error: embed_index: shadow table 'big_codes' is corrupt: chunk 3 is "
+        "10 bytes, not 131584");
+  sqlite3_close(b);
   sqlite3_close(a);
   remove(zDb); remove(zWal); remove(zShm);
   sqlite3_free(zDb); sqlite3_free(zWal); sqlite3_free(zShm);
@@ -563,6 +705,7 @@ int main(void){
     printf("0 passed, 0 failed, 1 skipped\n");
     return 0;
   }
+  faultInstall();
   zDb = sqlite3_mprintf("%s/unit_index.db", zDir);
   zWal = sqlite3_mprintf("%s-wal", zDb);
   zShm = sqlite3_mprintf("%s-shm", zDb);
