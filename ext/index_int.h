@@ -78,6 +78,8 @@ struct IndexChunk {
   uint8_t bWhole;            /* write the images whole (new or grown) */
   uint8_t bMeta;             /* NAME_chunks row to update */
   uint8_t bTouched;          /* changed by this transaction */
+  uint8_t bFineLag;          /* read again after another connection's
+                             ** commit, its 4-bit codes not (yet) */
 };
 
 /* The cache: every chunk of the index, in memory, sorted by iId. */
@@ -310,8 +312,15 @@ int embStoreChunkFine(index_vtab *p, int iChunk);
 /* A large index's 4-bit codes, brought into memory a few chunks a query:
 ** the fine images of the chunks that lack them, in chunk order, while the
 ** call in progress has read fewer than nBudget bytes (so one chunk's past
-** it at most).  *pbAll: every chunk's are in memory now. */
-int embStoreFineWarm(index_vtab *p, sqlite3_int64 nBudget, int *pbAll);
+** it at most).  A chunk read again after another connection's commit
+** (bFineLag) is left without them while such chunks hold at most 1 /
+** INDEX_FINE_LAG_SHARE of the rows: its rows go to the exact stage, a few
+** B-tree lookups a query, where reading its codes again after every
+** commit that changed it would cost that commit's reader the whole image.
+** *pbUse: the 4-bit stage can run (every chunk's codes are in memory but
+** those left so). */
+#define INDEX_FINE_LAG_SHARE 64
+int embStoreFineWarm(index_vtab *p, sqlite3_int64 nBudget, int *pbUse);
 
 /* Up to this many bytes of 4-bit codes, an index is small: every row is
 ** estimated with its 4-bit code (index_search.c; a new connection reads

@@ -31,7 +31,11 @@
 **      less than the sign bits' size (embStoreFineWarm()), and once every
 **      chunk's are in memory they take over.  At 1M x 256 the sign
 **      estimate needs 368 exact candidates where the 4-bit one needs 46,
-**      and each costs a B-tree lookup.
+**      and each costs a B-tree lookup.  A chunk read again after another
+**      connection's commit comes back without its 4-bit codes; while such
+**      chunks hold at most 1/64 of the rows, their candidates go to the
+**      exact stage unestimated (a few lookups) rather than have their
+**      codes read again after each commit (embStoreFineWarm()).
 **   Then exact: the float vectors of the rows left, read from NAME_data
 **      in rowid order, give 1 - cosine as cosine() computes it; the k
 **      nearest, ties broken by rowid, are the answer.
@@ -46,8 +50,8 @@
 **
 ** Determinism.  Each stage keeps the rows at or within a threshold of its
 ** estimate (ties all kept), so the answer depends only on the rows, the
-** query and (large index) whether the 4-bit codes are all in memory yet,
-** not on the order rows were seen.
+** query and (large index) which chunks' 4-bit codes are in memory, not on
+** the order rows were seen.
 */
 #include "index_int.h"
 #include "kernels.h"
@@ -269,6 +273,21 @@ static inline int candPush(CandList *l, double d, sqlite3_int64 iRowid,
   l->a[l->n].iPos = iPos;
   l->n++;
   return SQLITE_OK;
+}
+
+/* The candidate list lives on in the table between queries (large blocks
+** allocated and freed by every query would be mapped afresh each time):
+** a search takes it, empty, and gives it back. */
+static void candTake(index_vtab *p, CandList *l){
+  l->a = p->aScratch;
+  l->nAlloc = p->nScratch;
+  l->n = 0;
+  p->aScratch = 0;
+  p->nScratch = 0;
+}
+static void candGive(index_vtab *p, CandList *l){
+  p->aScratch = l->a;
+  p->nScratch = l->nAlloc;
 }
 
 /* Keep the candidates with d <= rMax. */
@@ -549,7 +568,9 @@ static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
 /*
 ** Stage 2 of a large index once its 4-bit codes are in memory: each
 ** candidate's 4-bit estimate (as stageFineAll() makes it), keeping the
-** nWant best and their ties.  The codes are scattered over the chunks, so
+** nWant best and their ties, and every candidate of a chunk whose codes
+** are not in memory (embStoreFineWarm() left them: they go on to the
+** exact stage as they are).  The codes are scattered over the chunks, so
 ** each is asked for SIGN_PREFETCH candidates ahead.
 */
 static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
@@ -557,7 +578,7 @@ static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
   const EmbKernels *pK = embKernels();
   const IndexCache *c = p->pCache;
   int8_t *qOdd = 0, *qEven = fineQuery(p, q, &qOdd);
-  int i;
+  int i, nLag = 0;
   if( qEven==0 ) return SQLITE_NOMEM;
   for(i=0; i<pCand->n; i++){
     uint32_t iPos = pCand->a[i].iPos, s = iPos & (INDEX_CHUNK_MAX-1);
@@ -568,8 +589,17 @@ static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
       uint32_t iNext = pCand->a[i+SIGN_PREFETCH].iPos;
       uint32_t sNext = iNext & (INDEX_CHUNK_MAX-1);
       const IndexChunk *pN = c->apChunk[iNext>>INDEX_CHUNK_SHIFT];
-      __builtin_prefetch(embChunkFineScale(pN, sNext));
-      __builtin_prefetch(embChunkFineCode(p, pN, sNext));
+      if( pN->aFine ){
+        __builtin_prefetch(embChunkFineScale(pN, sNext));
+        __builtin_prefetch(embChunkFineCode(p, pN, sNext));
+      }
+    }
+    if( pC->aFine==0 ){
+      /* Before every estimate: kept by the cut below, and not counted in
+      ** the nWant it keeps. */
+      pCand->a[i].d = -HUGE_VAL;
+      nLag++;
+      continue;
     }
     pK->xFineScan(qEven, qOdd, embChunkFineCode(p, pC, s), p->nFine,
                   p->nFine, 1, &iDot);
@@ -577,7 +607,7 @@ static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
     pCand->a[i].d = -(double)rScale*(double)iDot;
   }
   sqlite3_free(qEven);
-  candPrune(pCand, candThreshold(pCand, nWant));
+  candPrune(pCand, candThreshold(pCand, nWant + nLag));
   return SQLITE_OK;
 }
 
@@ -741,14 +771,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   *paHit = 0;
   *pnHit = 0;
   memset(&plan, 0, sizeof(plan));
-  /* The candidate list lives on in the table between queries: large
-  ** blocks allocated and freed by every query would be mapped afresh each
-  ** time. */
-  cand.a = p->aScratch;
-  cand.nAlloc = p->nScratch;
-  cand.n = 0;
-  p->aScratch = 0;
-  p->nScratch = 0;
+  candTake(p, &cand);
   nRows = q->aRowid ? (q->nRowid < c->nRow ? q->nRowid : c->nRow) : c->nRow;
   rc = heapInit(&heap, q->nK<nRows ? q->nK : nRows);
   if( rc || heap.nMax==0 ) goto done;
@@ -802,7 +825,8 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   }
   if( !c->bLegacy && nCand2<nRows && plan.nCand2==0 ){
     /* A large index: the 4-bit estimate of the Hamming stage's rows once
-    ** every chunk's codes are in memory; until then the sign estimate,
+    ** every chunk's codes are in memory (but those a refresh left lagging,
+    ** whose rows go on unestimated); until then the sign estimate,
     ** with SIGN_FACTOR times the exact candidates.  A query without a
     ** rowid filter reads more of the codes while it has read less than
     ** the sign bits' size, so a new connection's first query waits for
@@ -823,8 +847,7 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   rc = stageExact(p, q, &cand, &heap);
 
 done:
-  p->aScratch = cand.a;
-  p->nScratch = cand.nAlloc;
+  candGive(p, &cand);
   if( rc || heap.nMax==0 ){
     sqlite3_free(heap.a);
     return rc;
@@ -875,11 +898,7 @@ int embSearchStream(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   }
   memset(&plan, 0, sizeof(plan));
   memset(&st, 0, sizeof(st));
-  cand.a = p->aScratch;
-  cand.nAlloc = p->nScratch;
-  cand.n = 0;
-  p->aScratch = 0;
-  p->nScratch = 0;
+  candTake(p, &cand);
   heap.a = 0;
   aQCode = p->nStride<=sizeof(aStack) ? aStack : sqlite3_malloc64(p->nStride);
   if( aQCode==0 ){ rc = SQLITE_NOMEM; goto done; }
@@ -906,8 +925,7 @@ done:
   sqlite3_free(st.aHist);
   sqlite3_free(st.aSide);
   if( aQCode!=aStack ) sqlite3_free(aQCode);
-  p->aScratch = cand.a;
-  p->nScratch = cand.nAlloc;
+  candGive(p, &cand);
   if( rc ){
     sqlite3_free(heap.a);
     return rc;

@@ -48,7 +48,9 @@
 ** searched, it drops them after its commit (but the last chunk's).
 ** Each use compares the cache's generation with NAME_config's; when
 ** another connection has committed, the NAME_chunks rows say which chunks
-** changed (their version), and only those are read again.  The cache is
+** changed (their version), and only those are read again: their sign
+** bits; their 4-bit codes lag (IndexChunk.bFineLag) until
+** embStoreFineWarm() wants them.  The cache is
 ** keyed on nothing else (not PRAGMA data_version, not the connection), so
 ** it stays right wherever the file's pages come from (a replica, a
 ** restored copy).
@@ -581,14 +583,13 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       bShape = 1;
     }
     if( pChunk==0 ){
-      int bFine = j>0 && j<=c->nChunk && c->apChunk[j-1]->iId==iId
-               && c->apChunk[j-1]->aFine!=0;
       rc = embProgressTick(&p->prog, chunkImgBytes(p, &meta)/8);
       if( rc==SQLITE_OK ) rc = storeLoadChunk(p, &meta, &pChunk);
-      /* A chunk read again keeps its 4-bit codes in memory if it had
-      ** them, so that a commit elsewhere costs this connection the chunk,
-      ** not its warm state. */
-      if( rc==SQLITE_OK && bFine ) rc = storeLoadFine(p, pChunk);
+      /* In a connection that searches with the 4-bit codes, a chunk read
+      ** again (or new) lags: its codes are read when embStoreFineWarm()
+      ** asks, so that a commit elsewhere costs this connection the chunk's
+      ** sign bits, not its warm state. */
+      if( rc==SQLITE_OK && c->bFineKeep ) pChunk->bFineLag = 1;
       if( rc ){
         chunkFree(pChunk);
         break;
@@ -857,6 +858,7 @@ static int storeLoadFine(index_vtab *p, IndexChunk *c){
     return rc;
   }
   c->aFine = a;
+  c->bFineLag = 0;
   return SQLITE_OK;
 }
 
@@ -864,21 +866,27 @@ int embStoreChunkFine(index_vtab *p, int iChunk){
   return storeLoadFine(p, p->pCache->apChunk[iChunk]);
 }
 
-int embStoreFineWarm(index_vtab *p, sqlite3_int64 nBudget, int *pbAll){
+int embStoreFineWarm(index_vtab *p, sqlite3_int64 nBudget, int *pbUse){
   IndexCache *c = p->pCache;
-  int i, rc;
-  *pbAll = 0;
+  sqlite3_int64 nLag = 0;
+  int i, rc, bLagOk;
+  *pbUse = 0;
   if( !hasFine(p) || c->bLegacy ) return SQLITE_OK;
   if( nBudget>0 ) c->bFineKeep = 1;
   for(i=0; i<c->nChunk; i++){
+    const IndexChunk *pC = c->apChunk[i];
+    if( pC->aFine==0 && pC->bFineLag ) nLag += pC->nLive;
+  }
+  bLagOk = nLag*INDEX_FINE_LAG_SHARE <= c->nRow;
+  for(i=0; i<c->nChunk; i++){
     IndexChunk *pC = c->apChunk[i];
-    if( pC->aFine ) continue;
+    if( pC->aFine || (pC->bFineLag && bLagOk) ) continue;
     if( p->nCallRead>=nBudget ) return SQLITE_OK;
     rc = embProgressTick(&p->prog, fineBytes(p, pC->nCap)/8);
     if( rc==SQLITE_OK ) rc = storeLoadFine(p, pC);
     if( rc ) return rc;
   }
-  *pbAll = 1;
+  *pbUse = 1;
   return SQLITE_OK;
 }
 
