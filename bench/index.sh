@@ -303,10 +303,11 @@ plot() {
       echo "The machine, in the same run: a new process's first touch of"
       echo "$(echo "$m" | field fresh_mb) MB of fresh memory in huge pages (what our cache of the sign"
       echo "bits takes) took $(echo "$m" | field touch_ms) ms just after other work and"
-      echo "$(echo "$m" | field touch_after_idle_ms) ms after 3 s idle: this virtual machine's host takes"
-      echo "back free memory (free page reporting), and memory given back comes"
-      echo "through the host again. That is why the first query keeps nothing, and"
-      echo "why a second query's time varies so."
+      echo "$(echo "$m" | field touch_after_idle_ms) ms after 3 s idle. This virtual machine's host may take"
+      echo "back the guest's free memory (free page reporting); memory it took comes"
+      echo "back through the host, many times slower (the second figure, when it"
+      echo "did). The first query keeps nothing so as not to wait for that, and a"
+      echo "second query's time varies with it."
       echo
     fi
     echo "rescore reads its codes from the database at every query, so its warm"
