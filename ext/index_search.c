@@ -724,6 +724,18 @@ static sqlite3_int64 hammingFactor(int nDims){
   return (sqlite3_int64)ceil(r);
 }
 
+/* The query's sign bits, zero-padded to nStride, in aStack (nStack bytes)
+** when they fit, else in memory the caller frees when it is not aStack;
+** NULL when out of memory. */
+static uint8_t *querySignBits(const index_vtab *p, const IndexQuery *q,
+                              uint8_t *aStack, size_t nStack){
+  uint8_t *a = p->nStride<=nStack ? aStack : sqlite3_malloc64(p->nStride);
+  if( a==0 ) return 0;
+  memset(a, 0, p->nStride);
+  embBquant((const uint8_t*)q->aQ, (size_t)p->nDims, a);
+  return a;
+}
+
 /* The candidates each stage keeps: *pnCand1 by the Hamming stage,
 ** *pnCand2 for the exact one, for a query over nRows of an index of
 ** nIndex rows (format 1 read in place: bLegacy). */
@@ -813,11 +825,8 @@ int embSearch(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
     plan.nScan = nRows;
   }else{
     uint8_t aStack[512];
-    uint8_t *aQCode = p->nStride<=sizeof(aStack) ? aStack
-                                                 : sqlite3_malloc64(p->nStride);
+    uint8_t *aQCode = querySignBits(p, q, aStack, sizeof(aStack));
     if( aQCode==0 ){ rc = SQLITE_NOMEM; goto done; }
-    memset(aQCode, 0, p->nStride);
-    embBquant((const uint8_t*)q->aQ, (size_t)p->nDims, aQCode);
     rc = stageHamming(p, q, aQCode, nCand1, &cand, &plan.nScan);
     if( aQCode!=aStack ) sqlite3_free(aQCode);
     if( rc ) goto done;
@@ -900,10 +909,8 @@ int embSearchStream(index_vtab *p, const IndexQuery *q, IndexHit **paHit,
   memset(&st, 0, sizeof(st));
   candTake(p, &cand);
   heap.a = 0;
-  aQCode = p->nStride<=sizeof(aStack) ? aStack : sqlite3_malloc64(p->nStride);
+  aQCode = querySignBits(p, q, aStack, sizeof(aStack));
   if( aQCode==0 ){ rc = SQLITE_NOMEM; goto done; }
-  memset(aQCode, 0, p->nStride);
-  embBquant((const uint8_t*)q->aQ, (size_t)p->nDims, aQCode);
   rc = heapInit(&heap, q->nK<s.nRow ? q->nK : s.nRow);
   if( rc==SQLITE_OK ) rc = stage1Init(p, &st, aQCode, nCand1, &cand);
   for(i=0; rc==SQLITE_OK && i<s.nChunk; i++){

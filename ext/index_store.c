@@ -540,6 +540,51 @@ static int storeChunkRow(index_vtab *p, sqlite3_stmt *pStmt,
   return SQLITE_OK;
 }
 
+/* Every NAME_chunks row, checked, in id order: *paMeta (sqlite3_malloc'd,
+** *pnMeta chunks, no images; NULL when there are none) and the live rows
+** of them all, *pnRow. */
+static int storeChunkList(index_vtab *p, IndexChunk **paMeta, int *pnMeta,
+                          sqlite3_int64 *pnRow){
+  sqlite3_stmt *pStmt;
+  IndexChunk *a = 0;
+  sqlite3_int64 iPrev = 0, nRow = 0;
+  int n = 0, nAlloc = 0;
+  int rc = embIndexStmt(p, STMT_CHUNK_LIST, &pStmt);
+  *paMeta = 0;
+  *pnMeta = 0;
+  *pnRow = 0;
+  if( rc ) return rc;
+  while( sqlite3_step(pStmt)==SQLITE_ROW ){
+    if( n>=nAlloc ){
+      IndexChunk *aNew;
+      if( nAlloc >= (1<<(32-INDEX_CHUNK_SHIFT)) ){ rc = SQLITE_FULL; break; }
+      nAlloc = nAlloc ? nAlloc*2 : 64;
+      aNew = sqlite3_realloc64(a, sizeof(IndexChunk)*(size_t)nAlloc);
+      if( aNew==0 ){ rc = SQLITE_NOMEM; break; }
+      a = aNew;
+    }
+    rc = storeChunkRow(p, pStmt, iPrev, &a[n]);
+    if( rc ) break;
+    iPrev = a[n].iId;
+    nRow += a[n].nLive;
+    n++;
+  }
+  if( rc==SQLITE_OK ){
+    rc = sqlite3_reset(pStmt);
+    if( rc ) rc = embIndexSqlError(p, rc);
+  }else{
+    sqlite3_reset(pStmt);
+  }
+  if( rc ){
+    sqlite3_free(a);
+    return rc;
+  }
+  *paMeta = a;
+  *pnMeta = n;
+  *pnRow = nRow;
+  return SQLITE_OK;
+}
+
 static int storeLoadFine(index_vtab *p, IndexChunk *c);
 
 /* Bring the chunks of cache c up to NAME_chunks (generation iGen): keep
@@ -547,34 +592,24 @@ static int storeLoadFine(index_vtab *p, IndexChunk *c);
 ** others again, drop those that are gone.  On error the cache is left as
 ** it was. */
 static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
-  sqlite3_stmt *pStmt;
-  IndexChunk **apNew = 0;
-  int nNew = 0, nAlloc = 0, j = 0, bShape = 0, i;
-  sqlite3_int64 iPrev = 0, nRow = 0;
-  int rc = embIndexStmt(p, STMT_CHUNK_LIST, &pStmt);
+  IndexChunk **apNew = 0, *aMeta = 0;
+  int nNew = 0, nMeta = 0, j = 0, bShape = 0, i, m;
+  sqlite3_int64 nRow = 0;
+  int rc = storeChunkList(p, &aMeta, &nMeta, &nRow);
   if( rc ) return rc;
-  while( rc==SQLITE_OK && sqlite3_step(pStmt)==SQLITE_ROW ){
-    IndexChunk meta;
+  if( nMeta>0 ){
+    apNew = sqlite3_malloc64(sizeof(IndexChunk*)*(size_t)nMeta);
+    if( apNew==0 ) rc = SQLITE_NOMEM;
+  }
+  for(m=0; rc==SQLITE_OK && m<nMeta; m++){
+    const IndexChunk *pMeta = &aMeta[m];
     IndexChunk *pChunk = 0;
-    sqlite3_int64 iId;
-    rc = storeChunkRow(p, pStmt, iPrev, &meta);
-    if( rc ) break;
-    iId = meta.iId;
-    iPrev = iId;
-    if( nNew>=nAlloc ){
-      IndexChunk **ap;
-      if( nAlloc >= (1<<(32-INDEX_CHUNK_SHIFT)) ){ rc = SQLITE_FULL; break; }
-      nAlloc = nAlloc ? nAlloc*2 : 16;
-      ap = sqlite3_realloc64(apNew, sizeof(IndexChunk*)*(size_t)nAlloc);
-      if( ap==0 ){ rc = SQLITE_NOMEM; break; }
-      apNew = ap;
-    }
-    while( j<c->nChunk && c->apChunk[j]->iId<iId ){ j++; bShape = 1; }
-    if( j<c->nChunk && c->apChunk[j]->iId==iId ){
+    while( j<c->nChunk && c->apChunk[j]->iId<pMeta->iId ){ j++; bShape = 1; }
+    if( j<c->nChunk && c->apChunk[j]->iId==pMeta->iId ){
       IndexChunk *pOld = c->apChunk[j];
-      if( pOld->iVersion==meta.iVersion && pOld->nCap==meta.nCap
-       && pOld->nUsed==meta.nUsed && pOld->nLive==meta.nLive
-       && pOld->bDense==meta.bDense && pOld->iBase==meta.iBase ){
+      if( pOld->iVersion==pMeta->iVersion && pOld->nCap==pMeta->nCap
+       && pOld->nUsed==pMeta->nUsed && pOld->nLive==pMeta->nLive
+       && pOld->bDense==pMeta->bDense && pOld->iBase==pMeta->iBase ){
         pChunk = pOld;
       }
       if( nNew!=j ) bShape = 1;
@@ -583,8 +618,8 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       bShape = 1;
     }
     if( pChunk==0 ){
-      rc = embProgressTick(&p->prog, chunkImgBytes(p, &meta)/8);
-      if( rc==SQLITE_OK ) rc = storeLoadChunk(p, &meta, &pChunk);
+      rc = embProgressTick(&p->prog, chunkImgBytes(p, pMeta)/8);
+      if( rc==SQLITE_OK ) rc = storeLoadChunk(p, pMeta, &pChunk);
       /* In a connection that searches with the 4-bit codes, a chunk read
       ** again (or new) lags: its codes are read when embStoreFineWarm()
       ** asks, so that a commit elsewhere costs this connection the chunk's
@@ -596,14 +631,8 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
       }
     }
     apNew[nNew++] = pChunk;
-    nRow += meta.nLive;
   }
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_reset(pStmt);
-    if( rc ) rc = embIndexSqlError(p, rc);
-  }else{
-    sqlite3_reset(pStmt);
-  }
+  sqlite3_free(aMeta);
   if( j<c->nChunk ) bShape = 1;
   if( rc ){
     /* Free what was read; the cache keeps what it had. */
@@ -635,7 +664,7 @@ static int storeSync(index_vtab *p, IndexCache *c, sqlite3_int64 iGen){
     }
     sqlite3_free(c->apChunk);
     c->apChunk = apNew;
-    c->nChunkAlloc = nAlloc;
+    c->nChunkAlloc = nMeta;
     c->nChunk = nNew;
     if( c->nSlot ){
       /* Positions moved: the hash is built again. */
@@ -777,42 +806,13 @@ int embStoreReady(index_vtab *p, int bHash){
 */
 
 int embStoreStreamOpen(index_vtab *p, IndexStream *s, int *pbOk){
-  sqlite3_stmt *pStmt;
-  sqlite3_int64 iPrev = 0;
-  int nAlloc = 0;
   int rc = p->iFormat ? SQLITE_OK : storeReadFormat(p);
   memset(s, 0, sizeof(*s));
   *pbOk = 0;
   if( rc || p->iFormat!=INDEX_FORMAT ) return rc;
-  rc = embIndexStmt(p, STMT_CHUNK_LIST, &pStmt);
-  if( rc ) return rc;
-  while( sqlite3_step(pStmt)==SQLITE_ROW ){
-    if( s->nChunk>=nAlloc ){
-      IndexChunk *a;
-      if( nAlloc >= (1<<(32-INDEX_CHUNK_SHIFT)) ){ rc = SQLITE_FULL; break; }
-      nAlloc = nAlloc ? nAlloc*2 : 64;
-      a = sqlite3_realloc64(s->aChunk, sizeof(IndexChunk)*(size_t)nAlloc);
-      if( a==0 ){ rc = SQLITE_NOMEM; break; }
-      s->aChunk = a;
-    }
-    rc = storeChunkRow(p, pStmt, iPrev, &s->aChunk[s->nChunk]);
-    if( rc ) break;
-    iPrev = s->aChunk[s->nChunk].iId;
-    s->nRow += s->aChunk[s->nChunk].nLive;
-    s->nChunk++;
-  }
-  if( rc==SQLITE_OK ){
-    rc = sqlite3_reset(pStmt);
-    if( rc ) rc = embIndexSqlError(p, rc);
-  }else{
-    sqlite3_reset(pStmt);
-  }
-  if( rc ){
-    embStoreStreamClose(s);
-    return rc;
-  }
-  *pbOk = 1;
-  return SQLITE_OK;
+  rc = storeChunkList(p, &s->aChunk, &s->nChunk, &s->nRow);
+  if( rc==SQLITE_OK ) *pbOk = 1;
+  return rc;
 }
 
 int embStoreStreamRead(index_vtab *p, IndexStream *s, int i){
