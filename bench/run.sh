@@ -144,6 +144,11 @@ mini_bytes=$(stat -L -c %s "$BUILD/test/mini.emb")
   sname=$(awk '{print $2}' <<<"$best"); sgb=$(awk '{for(i=1;i<NF;i++) if($i=="GB_per_s") print $(i+1)}' <<<"$best")
   pgb=$(awk '$2=="portable"{for(i=1;i<NF;i++) if($i=="GB_per_s") print $(i+1)}' "$raw")
   echo "| Hamming scan of embed_index, 1M × 256-bit codes, kernel $sname | $sgb GB/s | portable kernel $pgb GB/s | $(ratio "$sgb" "$bw") of the bandwidth | ≥ 0.5 of the bandwidth |"
+  for nb in 16 32 64; do
+    w=$(grep "^scanwithin $sname bytes $nb " "$raw" | awk '{for(i=1;i<NF;i++) if($i=="GB_per_s") print $(i+1)}')
+    wp=$(grep "^scanwithin portable bytes $nb " "$raw" | awk '{for(i=1;i<NF;i++) if($i=="GB_per_s") print $(i+1)}')
+    [ -n "$w" ] && echo "| the index's scan as it runs (xHammingWithin, 512 rows a call), 32 MB of $((nb*8))-bit codes, kernel $sname | $w GB/s | portable kernel $wp GB/s | $(ratio "$w" "$bw") of the bandwidth | |"
+  done
   w=$(val "^metrics" instr_with); wo=$(val "^metrics" instr_without); b=$(val "^metrics" instr_base)
   if [ -n "$w" ]; then
     awk -v w="$w" -v wo="$wo" -v b="$b" 'BEGIN{ printf "| embed_metrics() counting: instructions per embed() call, with / without (callgrind, 3,000 sentences) | %.0f | %.0f compiled out | +%.2f%% | not measurable |\n", (w-b)/3000, (wo-b)/3000, 100*(w-wo)/(wo-b) }'

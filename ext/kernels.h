@@ -56,6 +56,12 @@ struct EmbKernels {
   size_t (*xHammingWithin)(const uint8_t *q, const uint8_t *a, size_t nByte,
                            size_t nStride, size_t nRow, uint32_t T,
                            uint32_t *aIdx, uint32_t *aDist);
+
+  /* xFineScan() of nRow rows anywhere: aOut[r] is row apRow[r]'s sum (the
+  ** same 32 readable bytes after each row).  For the candidates a search
+  ** has scattered over the index: the query's terms are summed once. */
+  void (*xFineRows)(const int8_t *qEven, const int8_t *qOdd, size_t nByte,
+                    const uint8_t *const *apRow, size_t nRow, int32_t *aOut);
 };
 
 /* The best variant for this CPU.  Thread-safe; the choice is made once. */

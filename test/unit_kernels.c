@@ -122,6 +122,14 @@ static void testVariantsAgree(void){
   }
 }
 
+/* The code lengths the vector scans take when rows are back to back
+** (AVX2: 8, 16 and multiples of 32 bytes; AVX-512: 32): back to back in
+** the tests too, other lengths with slack between rows. */
+static size_t testStride(size_t nByte){
+  if( nByte==8 || nByte==16 || nByte%32==0 ) return nByte;
+  return nByte + (nByte%3)*4;
+}
+
 /* xHammingMany() against xHamming() row by row: every code length up to
 ** 72 bytes (the fixed-word paths and the generic one), strides with slack,
 ** and a misaligned start. */
@@ -134,7 +142,7 @@ static void testHammingMany(void){
   for(i=0; i<sizeof(a); i++) a[i] = (uint8_t)rng();
   for(i=0; i<sizeof(q); i++) q[i] = (uint8_t)rng();
   for(nByte=1; nByte<=72; nByte++){
-    size_t nStride = nByte + (nByte%3)*4;
+    size_t nStride = testStride(nByte);
     const uint8_t *aRows = a + (nByte%2);
     for(k=0; k<nK; k++){
       int ok = 1;
@@ -173,9 +181,9 @@ static void testHammingMany256(void){
 }
 
 /* xHammingWithin() against xHamming() row by row: for every code length
-** up to 72 bytes (with 32-byte codes back to back, the AVX-512 path, from
-** an aligned and a misaligned start), and thresholds that keep no row,
-** some, and all, the kept rows are exactly those within T, in order. */
+** up to 72 bytes (those of the vector scans back to back, from an aligned
+** and a misaligned start), and thresholds that keep no row, some, and
+** all, the kept rows are exactly those within T, in order. */
 static void testHammingWithin(void){
   const EmbKernels *const *aK;
   int nK = embKernelsAll(&aK), k;
@@ -185,7 +193,7 @@ static void testHammingWithin(void){
   for(i=0; i<sizeof(a); i++) a[i] = (uint8_t)rng();
   for(i=0; i<sizeof(q); i++) q[i] = (uint8_t)rng();
   for(nByte=1; nByte<=72; nByte++){
-    size_t nStride = nByte==32 ? 32 : nByte + (nByte%3)*4;
+    size_t nStride = testStride(nByte);
     size_t off;
     for(off=0; off<2; off++){
       const uint8_t *aRows = a + off;
@@ -217,9 +225,48 @@ static void testHammingWithin(void){
   }
 }
 
-/* xFineScan(): against the sum written out nibble by nibble, for every
-** code length up to 70 bytes (whole 32-byte steps and tails), rows back to
-** back and with a stride, every variant the same as the portable one. */
+/* Long codes back to back (33 and 64 vectors of 32 bytes: the AVX2 scan
+** sums a row's byte counts in bytes for 31 vectors at most, each count up
+** to 8), every bit differing in some rows and random bits in others, for
+** both scans. */
+static void testHammingLong(void){
+  const EmbKernels *const *aK;
+  int nK = embKernelsAll(&aK), k;
+  static const size_t aByte[] = { 32*33, 32*64 };
+  static uint8_t a[11*32*64], q[32*64];
+  uint32_t aOut[11], aIdx[11], aDist[11];
+  size_t i, r, x;
+  for(x=0; x<2; x++){
+    size_t nByte = aByte[x];
+    for(i=0; i<11*nByte; i++) a[i] = (uint8_t)rng();
+    memset(q, 0, nByte);
+    memset(a, 0xff, nByte);              /* row 0: every bit differs */
+    memset(a + 5*nByte, 0xff, nByte);    /* row 5 too */
+    for(k=0; k<nK; k++){
+      int ok = 1;
+      size_t n, j = 0;
+      uint32_t T = (uint32_t)(nByte*4);
+      aK[k]->xHammingMany(q, a, nByte, nByte, 11, aOut);
+      for(r=0; r<11; r++) ok &= aOut[r]==aK[0]->xHamming(q, a + r*nByte, nByte);
+      ok &= aOut[0]==nByte*8 && aOut[5]==nByte*8;
+      CHECK(ok, "%s: many %zu-byte codes", aK[k]->zName, nByte);
+      n = aK[k]->xHammingWithin(q, a, nByte, nByte, 11, T, aIdx, aDist);
+      ok = 1;
+      for(r=0; r<11; r++){
+        if( aOut[r]>T ) continue;
+        ok &= j<n && aIdx[j]==r && aDist[j]==aOut[r];
+        j++;
+      }
+      CHECK(ok && j==n && n<11, "%s: within %u of %zu-byte codes",
+            aK[k]->zName, T, nByte);
+    }
+  }
+}
+
+/* xFineScan() and xFineRows(): against the sum written out nibble by
+** nibble, for every code length up to 70 bytes (whole 32-byte steps and
+** tails), rows back to back and with a stride, every variant the same as
+** the portable one. */
 static void testFineScan(void){
   const EmbKernels *const *aK;
   int nK = embKernelsAll(&aK), k;
@@ -247,11 +294,25 @@ static void testFineScan(void){
         aWant[r] = want;
       }
       for(k=0; k<nK; k++){
+        /* xFineRows: the same rows out of order (4, 1, 3, 0, 2), one of
+        ** them twice, so the pairs it sums together are not neighbours */
+        static const int aOrder[6] = { 4, 1, 3, 0, 2, 1 };
+        const uint8_t *apRow[6];
+        int32_t aRows[6];
+        int ok = 1;
         memset(aGot, 0x55, sizeof(aGot));
         aK[k]->xFineScan(qEven, qOdd, aCode, n, nStride, 5, aGot);
         CHECK(memcmp(aGot, aWant, sizeof(aWant))==0,
               "%s: fineScan %zu bytes, stride %zu: %d, want %d", aK[k]->zName,
               n, nStride, aGot[0], aWant[0]);
+        for(r=0; r<6; r++) apRow[r] = aCode + (size_t)aOrder[r]*nStride;
+        memset(aRows, 0x55, sizeof(aRows));
+        aK[k]->xFineRows(qEven, qOdd, n, apRow, 6, aRows);
+        for(r=0; r<6; r++) ok &= aRows[r]==aWant[aOrder[r]];
+        aK[k]->xFineRows(qEven, qOdd, n, apRow, 5, aRows);
+        for(r=0; r<5; r++) ok &= aRows[r]==aWant[aOrder[r]];
+        CHECK(ok, "%s: fineRows %zu bytes, stride %zu", aK[k]->zName, n,
+              nStride);
       }
     }
   }
@@ -339,6 +400,7 @@ int main(void){
   testHammingMany();
   testHammingMany256();
   testHammingWithin();
+  testHammingLong();
   testFineScan();
   testNonFinite();
   testCosine();
