@@ -67,6 +67,7 @@ SQLITE_EXTENSION_INIT3
 #define SEARCH_BLOCK    512        /* rows per xHammingWithin call */
 #define SIGN_FACTOR     8          /* exact candidates, sign vs 4-bit */
 #define SIGN_PREFETCH   8          /* candidates ahead, stage 2 */
+#define FINE_BATCH      32         /* candidates a xFineRows call */
 
 /* ------------------------------------------------------------------------
 ** The 4-bit code
@@ -570,41 +571,54 @@ static int stageSign(index_vtab *p, const IndexQuery *q, CandList *pCand,
 ** candidate's 4-bit estimate (as stageFineAll() makes it), keeping the
 ** nWant best and their ties, and every candidate of a chunk whose codes
 ** are not in memory (embStoreFineWarm() left them: they go on to the
-** exact stage as they are).  The codes are scattered over the chunks, so
-** each is asked for SIGN_PREFETCH candidates ahead.
+** exact stage as they are).  The codes are scattered over the chunks:
+** FINE_BATCH candidates go to the kernel at a time, and while one batch
+** is gathered the next one's codes and scales are asked for.
 */
+static void finePrefetch(const index_vtab *p, const CandList *pCand, int i){
+  uint32_t iPos = pCand->a[i].iPos, s = iPos & (INDEX_CHUNK_MAX-1);
+  const IndexChunk *pC = p->pCache->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+  if( pC->aFine ){
+    const uint8_t *aCode = embChunkFineCode(p, pC, s);
+    size_t o;
+    __builtin_prefetch(embChunkFineScale(pC, s));
+    for(o=0; o<p->nFine; o+=64) __builtin_prefetch(aCode + o);
+  }
+}
+
 static int stageFineCand(index_vtab *p, const IndexQuery *q, CandList *pCand,
                          sqlite3_int64 nWant){
   const EmbKernels *pK = embKernels();
   const IndexCache *c = p->pCache;
   int8_t *qOdd = 0, *qEven = fineQuery(p, q, &qOdd);
-  int i, nLag = 0;
+  const uint8_t *apRow[FINE_BATCH];
+  int32_t aDot[FINE_BATCH];
+  float aScale[FINE_BATCH];
+  int aAt[FINE_BATCH];
+  int i, b, nLag = 0;
   if( qEven==0 ) return SQLITE_NOMEM;
-  for(i=0; i<pCand->n; i++){
-    uint32_t iPos = pCand->a[i].iPos, s = iPos & (INDEX_CHUNK_MAX-1);
-    const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
-    int32_t iDot;
-    float rScale;
-    if( i+SIGN_PREFETCH<pCand->n ){
-      uint32_t iNext = pCand->a[i+SIGN_PREFETCH].iPos;
-      uint32_t sNext = iNext & (INDEX_CHUNK_MAX-1);
-      const IndexChunk *pN = c->apChunk[iNext>>INDEX_CHUNK_SHIFT];
-      if( pN->aFine ){
-        __builtin_prefetch(embChunkFineScale(pN, sNext));
-        __builtin_prefetch(embChunkFineCode(p, pN, sNext));
+  for(i=0; i<FINE_BATCH && i<pCand->n; i++) finePrefetch(p, pCand, i);
+  for(i=0; i<pCand->n; ){
+    int nBatch = 0;
+    for(; i<pCand->n && nBatch<FINE_BATCH; i++){
+      uint32_t iPos = pCand->a[i].iPos, s = iPos & (INDEX_CHUNK_MAX-1);
+      const IndexChunk *pC = c->apChunk[iPos>>INDEX_CHUNK_SHIFT];
+      if( i+FINE_BATCH<pCand->n ) finePrefetch(p, pCand, i+FINE_BATCH);
+      if( pC->aFine==0 ){
+        /* Before every estimate: kept by the cut below, and not counted
+        ** in the nWant it keeps. */
+        pCand->a[i].d = -HUGE_VAL;
+        nLag++;
+        continue;
       }
+      apRow[nBatch] = embChunkFineCode(p, pC, s);
+      memcpy(&aScale[nBatch], embChunkFineScale(pC, s), 4);
+      aAt[nBatch++] = i;
     }
-    if( pC->aFine==0 ){
-      /* Before every estimate: kept by the cut below, and not counted in
-      ** the nWant it keeps. */
-      pCand->a[i].d = -HUGE_VAL;
-      nLag++;
-      continue;
+    pK->xFineRows(qEven, qOdd, p->nFine, apRow, (size_t)nBatch, aDot);
+    for(b=0; b<nBatch; b++){
+      pCand->a[aAt[b]].d = -(double)aScale[b]*(double)aDot[b];
     }
-    pK->xFineScan(qEven, qOdd, embChunkFineCode(p, pC, s), p->nFine,
-                  p->nFine, 1, &iDot);
-    memcpy(&rScale, embChunkFineScale(pC, s), 4);
-    pCand->a[i].d = -(double)rScale*(double)iDot;
   }
   sqlite3_free(qEven);
   candPrune(pCand, candThreshold(pCand, nWant + nLag));
