@@ -274,6 +274,35 @@ static void dot3Avx2(const uint8_t *a, const uint8_t *b, size_t n,
   dot3Body(a, b, n, pAB, pAA, pBB);
 }
 
+/* The vector scans' bookkeeping.  withinKeep: rows r+b of the eight at
+** r whose bit b is set in m (their distances ad[b]) kept at aIdx[n],
+** aDist[n]; returns the new count.  withinTail: rows r..nRow-1 by the
+** scalar loop, after the n kept so far; returns the count.  Inlined, so
+** each variant's scalar loop is compiled for its own target. */
+EMB_INLINE size_t withinKeep(unsigned m, const uint32_t *ad, size_t r,
+                             uint32_t *aIdx, uint32_t *aDist, size_t n){
+  while( m ){
+    int b = __builtin_ctz(m);
+    aIdx[n] = (uint32_t)(r + (size_t)b);
+    aDist[n] = ad[b];
+    n++;
+    m &= m-1;
+  }
+  return n;
+}
+EMB_INLINE size_t withinTail(const uint8_t *q, const uint8_t *a,
+                             size_t nByte, size_t nStride, size_t nRow,
+                             size_t r, uint32_t T, uint32_t *aIdx,
+                             uint32_t *aDist, size_t n){
+  size_t i = hammingWithinBody(q, a, nByte, nStride, nRow-r, T, aIdx+n,
+                               aDist+n);
+  while( i-- ){
+    aIdx[n] += (uint32_t)r;
+    n++;
+  }
+  return n;
+}
+
 /*
 ** The Hamming scan in AVX2, for codes stored back to back of 8, 16 or a
 ** multiple of 32 bytes (64, 128, 256, 512 ... dims): 32 code bytes a
@@ -433,7 +462,7 @@ __attribute__((target("avx2,popcnt")))
 static size_t hammingWithinAvx2(const uint8_t *q, const uint8_t *a,
                                 size_t nByte, size_t nStride, size_t nRow,
                                 uint32_t T, uint32_t *aIdx, uint32_t *aDist){
-  size_t r = 0, n = 0, i;
+  size_t r = 0, n = 0;
   __m256i qq;
   if( T<0x7fffffff && hamming8Setup(q, nByte, nStride, &qq) ){
     const __m256i tt = _mm256_set1_epi32((int)T);
@@ -448,23 +477,13 @@ static size_t hammingWithinAvx2(const uint8_t *q, const uint8_t *a,
       if( m ){
         uint32_t ad[8];
         _mm256_storeu_si256((__m256i*)(void*)ad, d);
-        while( m ){
-          int b = __builtin_ctz(m);
-          aIdx[n] = (uint32_t)(r + (size_t)b);
-          aDist[n] = ad[b];
-          n++;
-          m &= m-1;
-        }
+        n = withinKeep(m, ad, r, aIdx, aDist, n);
       }
     }
   }
-  i = hammingWithinBody(q, a, nByte, nStride, nRow-r, T, aIdx+n, aDist+n);
-  while( i-- ){
-    aIdx[n] += (uint32_t)r;
-    n++;
-  }
-  return n;
+  return withinTail(q, a, nByte, nStride, nRow, r, T, aIdx, aDist, n);
 }
+
 /* fineScanBody() in AVX2: 32 code bytes a step, the nibbles split with
 ** masks, multiplied by the query bytes with vpmaddubsw (unsigned by
 ** signed, pairs summed to 16 bits) and widened to 32-bit sums. */
@@ -619,7 +638,7 @@ static size_t hammingWithinAvx512(const uint8_t *q, const uint8_t *a,
                                   size_t nByte, size_t nStride, size_t nRow,
                                   uint32_t T, uint32_t *aIdx,
                                   uint32_t *aDist){
-  size_t r = 0, n = 0, i;
+  size_t r = 0, n = 0;
   if( nByte!=32 || nStride!=32 ){
     return hammingWithinAvx2(q, a, nByte, nStride, nRow, T, aIdx, aDist);
   }else{
@@ -630,24 +649,13 @@ static size_t hammingWithinAvx512(const uint8_t *q, const uint8_t *a,
       __m512i d = hamming8x256(a, qq);
       unsigned m = _mm512_cmple_epu64_mask(d, tt);
       if( m ){
-        uint64_t ad[8];
-        _mm512_storeu_si512((void*)ad, d);
-        while( m ){
-          int b = __builtin_ctz(m);
-          aIdx[n] = (uint32_t)(r + (size_t)b);
-          aDist[n] = (uint32_t)ad[b];
-          n++;
-          m &= m-1;
-        }
+        uint32_t ad[8];
+        _mm256_storeu_si256((__m256i*)(void*)ad, _mm512_cvtepi64_epi32(d));
+        n = withinKeep(m, ad, r, aIdx, aDist, n);
       }
     }
   }
-  i = hammingWithinBody(q, a, nByte, nStride, nRow-r, T, aIdx+n, aDist+n);
-  while( i-- ){
-    aIdx[n] += (uint32_t)r;
-    n++;
-  }
-  return n;
+  return withinTail(q, a, nByte, nStride, nRow, r, T, aIdx, aDist, n);
 }
 #else
 # define EMB_X86 0
