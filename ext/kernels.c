@@ -17,6 +17,9 @@
 ** count a compile-time constant for 8- to 64-byte codes, and
 ** xHammingWithin (embed_index's scan) does the same keeping only the rows
 ** within a threshold, so the caller never walks a million distances.
+** Those two and the 4-bit scans (xFineScan, xFineRows) are also written
+** in AVX2 and AVX-512 intrinsics, where the compiler's loops fell short;
+** integer sums, so every variant still returns the same answers.
 ** embKernels() asks the CPU once which variant it can run.
 */
 #include "kernels.h"
@@ -311,11 +314,11 @@ EMB_INLINE size_t withinTail(const uint8_t *q, const uint8_t *a,
 ** (vpsadbw).  Eight rows are counted together and their lanes folded
 ** into one vector of eight 32-bit distances, so the scan compares eight
 ** rows with T in one instruction and most steps keep none.  The scalar
-** loop this replaces ran at a third of the memory's speed on a Zen 3;
-** this one keeps up with it.  The scan asks for the codes
-** HAMMING_PREFETCH bytes ahead: on that machine the hardware prefetcher
-** alone left 15% of the bandwidth unused.  Other sizes and strides use the
-** scalar loop.
+** loop this replaces read at about half the memory's speed on a Zen 3
+** (8-9 of 16.7 GB/s); this one keeps up with it.  The scan asks for the
+** codes HAMMING_PREFETCH bytes ahead: on that machine, 32 MB took a fifth
+** longer with the hardware prefetcher alone.  Other sizes and strides use
+** the scalar loop.
 */
 #include <immintrin.h>
 #define HAMMING_PREFETCH 2048
@@ -349,47 +352,53 @@ EMB_INLINE __m256i fold4Avx2(__m256i s0, __m256i s1, __m256i s2,
                           _mm256_unpackhi_epi64(a01, a23));
 }
 
+/* fold4Avx2() of the bit counts of the four vectors at a, a+32, a+64,
+** a+96, each XORed with qq. */
+__attribute__((target("avx2,popcnt")))
+EMB_INLINE __m256i fold4AtAvx2(const uint8_t *a, __m256i qq){
+#define EMB_SAD_AT(o) sad8Avx2(_mm256_xor_si256(qq, \
+    _mm256_loadu_si256((const __m256i*)(const void*)(a+(o)))))
+  return fold4Avx2(EMB_SAD_AT(0), EMB_SAD_AT(32), EMB_SAD_AT(64),
+                   EMB_SAD_AT(96));
+#undef EMB_SAD_AT
+}
+
+/* Two folds of four rows each (rows 0-3 in lo, 4-7 in hi) as one vector
+** of eight row sums in row order. */
+__attribute__((target("avx2,popcnt")))
+EMB_INLINE __m256i join8Avx2(__m256i lo, __m256i hi){
+  return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
+                          _mm256_permute2x128_si256(lo, hi, 0x31));
+}
+
 /* The distances of the eight rows from a (nByte bytes each, back to back)
 ** to q, in row order.  nByte is 8, 16 or a multiple of 32; for 8 and 16,
 ** qq holds q repeated to 32 bytes, for 32 q itself. */
 __attribute__((target("avx2,popcnt")))
 EMB_INLINE __m256i hamming8Avx2(const uint8_t *q, __m256i qq,
                                const uint8_t *a, size_t nByte){
-#define EMB_LOAD256(p) _mm256_loadu_si256((const __m256i*)(const void*)(p))
   if( nByte==8 ){
     /* four rows a vector: each 64-bit sum is a row's distance */
-    __m256i s0 = sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a), qq));
-    __m256i s1 = sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+32), qq));
+    __m256i s0 = sad8Avx2(_mm256_xor_si256(qq,
+                     _mm256_loadu_si256((const __m256i*)(const void*)a)));
+    __m256i s1 = sad8Avx2(_mm256_xor_si256(qq,
+                     _mm256_loadu_si256((const __m256i*)(const void*)(a+32))));
     return _mm256_permutevar8x32_epi32(
         _mm256_or_si256(s0, _mm256_slli_epi64(s1, 32)),
         _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7));
-  }
-  if( nByte==16 ){
+  }else if( nByte==16 ){
     /* two rows a vector, one a 128-bit half: the fold leaves rows 0, 2,
     ** 4, 6 in the low half and 1, 3, 5, 7 in the high one */
-    __m256i f = fold4Avx2(sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a), qq)),
-                          sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+32), qq)),
-                          sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+64), qq)),
-                          sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+96), qq)));
-    return _mm256_permutevar8x32_epi32(f,
+    return _mm256_permutevar8x32_epi32(fold4AtAvx2(a, qq),
                                        _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   }else if( nByte==32 ){
     /* a row a vector (written out: the loop below would go through the
     ** stack) */
-    __m256i lo = fold4Avx2(sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a), qq)),
-                           sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+32), qq)),
-                           sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+64), qq)),
-                           sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+96), qq)));
-    __m256i hi = fold4Avx2(sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+128), qq)),
-                           sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+160), qq)),
-                           sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+192), qq)),
-                           sad8Avx2(_mm256_xor_si256(EMB_LOAD256(a+224), qq)));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
-                            _mm256_permute2x128_si256(lo, hi, 0x31));
+    return join8Avx2(fold4AtAvx2(a, qq), fold4AtAvx2(a+128, qq));
   }else{
     /* a row is nByte/32 vectors: their byte counts summed, at most 8 a
     ** vector, while they fit a byte (31 vectors), then their sums */
-    __m256i s[8], lo, hi;
+    __m256i s[8];
     int r;
     for(r=0; r<8; r++){
       const uint8_t *x = a + (size_t)r*nByte;
@@ -398,7 +407,8 @@ EMB_INLINE __m256i hamming8Avx2(const uint8_t *q, __m256i qq,
       int nIn = 0;
       for(j=0; j<nByte; j+=32){
         cnt = _mm256_add_epi8(cnt, popcnt8Avx2(_mm256_xor_si256(
-                  EMB_LOAD256(x+j), EMB_LOAD256(q+j))));
+            _mm256_loadu_si256((const __m256i*)(const void*)(x+j)),
+            _mm256_loadu_si256((const __m256i*)(const void*)(q+j)))));
         if( ++nIn==31 ){
           acc = _mm256_add_epi64(acc,
                                  _mm256_sad_epu8(cnt, _mm256_setzero_si256()));
@@ -408,12 +418,9 @@ EMB_INLINE __m256i hamming8Avx2(const uint8_t *q, __m256i qq,
       }
       s[r] = _mm256_add_epi64(acc, _mm256_sad_epu8(cnt, _mm256_setzero_si256()));
     }
-    lo = fold4Avx2(s[0], s[1], s[2], s[3]);
-    hi = fold4Avx2(s[4], s[5], s[6], s[7]);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(lo, hi, 0x20),
-                            _mm256_permute2x128_si256(lo, hi, 0x31));
+    return join8Avx2(fold4Avx2(s[0], s[1], s[2], s[3]),
+                     fold4Avx2(s[4], s[5], s[6], s[7]));
   }
-#undef EMB_LOAD256
 }
 
 /* Whether hamming8Avx2() takes nByte-byte codes nStride apart; *pqq then
